@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Runs concur's benchmarks and prints medians and concur/peer ratios.
+
+Usage: bench/run.py BUILD_DIR [--repetitions N] [--filter REGEX]
+
+Each benchmark binary first measures the two-thread parallelism; figures are medians
+of N repetitions (these machines are noisy: never trust a single run). A ratio below
+1.0 means concur took less time than the peer.
+"""
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+
+# (workload, concur benchmark, peer benchmark) — ratios are concur time / peer time.
+PAIRS = [
+    ("1M empty tasks", "BM_ThreadPool_EmptyTasks1M", "BM_TBB_TaskGroup_EmptyTasks1M"),
+    ("submit+get, per task", "BM_ThreadPool_SubmitGet100k", "BM_StdAsync_SubmitGet10k"),
+    ("idle round trip", "BM_ThreadPool_RoundTrip", "BM_SpinPingPong_RoundTrip"),
+    ("idle round trip", "BM_ThreadPool_RoundTrip", "BM_TBB_TaskGroup_RoundTrip"),
+    ("idle round trip", "BM_ThreadPool_RoundTrip", "BM_StdAsync_RoundTrip"),
+    ("fib(30)", "BM_ThreadPool_Fib30", "BM_TBB_TaskGroup_Fib30"),
+    ("fib(30)", "BM_ThreadPool_Fib30", "BM_Sequential_Fib30"),
+]
+BINARIES = ["bench/thread_pool_bench"]
+
+
+def per_item_ns(row):
+    """Nanoseconds per item when the benchmark counts items, else per iteration."""
+    if "items_per_second" in row and row["items_per_second"] > 0:
+        return 1e9 / row["items_per_second"]
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[row.get("time_unit", "ns")]
+    return row["real_time"] * scale
+
+
+def run(binary, repetitions, bench_filter):
+    cmd = [str(binary), "--benchmark_format=json", f"--benchmark_repetitions={repetitions}",
+           "--benchmark_report_aggregates_only=true", f"--benchmark_filter={bench_filter}"]
+    print("$", " ".join(cmd), file=sys.stderr)
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("build_dir", type=pathlib.Path)
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--filter", default=".")
+    args = parser.parse_args()
+
+    medians = {}
+    for name in BINARIES:
+        binary = args.build_dir / name
+        if not binary.exists():
+            sys.exit(f"bench/run.py: {binary} is missing; build the release preset first")
+        report = run(binary, args.repetitions, args.filter)
+        print(f"{name}: parallelism probe {float(report['context']['parallelism']):.2f}x "
+              f"(2.0 = two free cores)")
+        for row in report["benchmarks"]:
+            if row.get("aggregate_name") == "median":
+                medians[row["run_name"].removesuffix("/real_time")] = per_item_ns(row)
+
+    print(f"\n{'benchmark (median)':<34} {'ns per item':>14}")
+    for name, ns in medians.items():
+        print(f"{name:<34} {ns:>14,.1f}")
+    print(f"\n{'workload':<22} {'concur':<28} {'peer':<31} {'concur/peer':>11}")
+    for workload, ours, peer in PAIRS:
+        if ours in medians and peer in medians:
+            print(f"{workload:<22} {ours:<28} {peer:<31} {medians[ours] / medians[peer]:>11.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+#include "demo.hpp"
+
+#include "cpu_experiment.hpp"
+#include "report.hpp"
+
+#include <concur/profile/parallelism_probe.hpp>
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <string>
+
+namespace concur::cli {
+namespace {
+
+struct DemoOptions {
+  CpuExperimentConfig cpu;
+  std::string json_path;
+};
+
+void run_demo(const DemoOptions& options) {
+  const ParallelismProbe probe = probe_parallelism();
+  fmt::print("{}\n\n", parallelism_line(probe));
+
+  const auto results = run_cpu_experiment(options.cpu);
+  const std::string verdict = cpu_verdict(probe, results);
+  fmt::print("{}\n{}\n", cpu_table(options.cpu, results), verdict);
+
+  if (!options.json_path.empty()) {
+    write_json(options.json_path, {{"machine", to_json(probe)},
+                                   {"cpu_bound", to_json(options.cpu, results, verdict)}});
+    fmt::print("\nWrote {}\n", options.json_path);
+  }
+}
+
+}  // namespace
+
+void add_demo_command(CLI::App& app) {
+  auto options = std::make_shared<DemoOptions>();
+  CLI::App* demo = app.add_subcommand(
+      "demo",
+      "Run the classic experiment here: a CPU-bound Monte Carlo estimate of pi, sequential vs "
+      "ThreadPool vs ThreadPool under an emulated GIL, after measuring the parallelism this "
+      "machine gives right now.");
+  demo->add_option("--tasks", options->cpu.tasks, "Number of tasks")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  demo->add_option("--draws", options->cpu.draws_per_task, "Random points drawn per task")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{10'000'000'000}))
+      ->capture_default_str();
+  demo->add_option("--workers", options->cpu.workers, "ThreadPool workers (0: one per core)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  demo->add_option("--gil-interval", options->cpu.gil_switch_interval,
+                   "Draws between releases of the emulated GIL (CPython's switch interval)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000'000}))
+      ->capture_default_str();
+  demo->add_option("--repeat", options->cpu.repeats, "Runs per figure; the median is shown")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  demo->add_option("--json", options->json_path, "Also write the figures to this JSON file");
+  demo->callback([options] { run_demo(*options); });
+}
+
+}  // namespace concur::cli

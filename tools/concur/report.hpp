@@ -1,0 +1,26 @@
+// How the CLI shows results: an aligned table on stdout, and the same figures as JSON.
+#pragma once
+
+#include "cpu_experiment.hpp"
+
+#include <concur/profile/parallelism_probe.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace concur::cli {
+
+std::string parallelism_line(const ParallelismProbe& probe);
+std::string cpu_table(const CpuExperimentConfig& config, const std::vector<Measurement>& results);
+std::string cpu_verdict(const ParallelismProbe& probe, const std::vector<Measurement>& results);
+
+nlohmann::json to_json(const ParallelismProbe& probe);
+nlohmann::json to_json(const CpuExperimentConfig& config, const std::vector<Measurement>& results,
+                       const std::string& verdict);
+
+// Writes `document` to `path`; throws std::runtime_error naming the path on failure.
+void write_json(const std::string& path, const nlohmann::json& document);
+
+}  // namespace concur::cli
