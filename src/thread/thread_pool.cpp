@@ -4,7 +4,8 @@
 #include <concur/core/detail/mutex.hpp>
 #include <concur/core/unhandled_exception.hpp>
 
-#include "work_queue.hpp"
+#include "inbox.hpp"
+#include "work_deque.hpp"
 
 #include <pthread.h>
 
@@ -31,19 +32,29 @@ thread_local WorkerContext tls_worker_{};
 
 // The pool's machinery, behind the ThreadPool handle.
 //
-// Submit gate: `gate_` counts submitters inside enqueue (in steps of 2) and has bit 0
-// set once the pool closed. close_gate() sets the bit and waits for the count to drain,
-// so after it no task can be added: draining the queues then is final.
+// Where tasks wait: a task submitted from outside goes to the shared inbox (one CAS);
+// a task submitted by a task goes to the back of its worker's deque. A worker looking
+// for work takes its own deque's newest task, else the whole inbox (keeping the first
+// task, putting the rest into its deque for others to steal), else the oldest task of
+// another worker's deque.
 //
-// Sleeping: an idle worker announces itself in `sleepers_` and re-checks every queue
-// under its lock before it waits; a submitter pushes under the queue lock and then
-// reads `sleepers_`. The queue lock orders the two, so either the worker sees the task
-// or the submitter sees the sleeper and wakes it (no lost wake-up).
-// At most one worker spins (`spinners_`); submitters wake nobody while it does.
+// Closing: the inbox's CLOSED bit refuses submits from outside atomically, so draining
+// after it is final for them; a subtask that races the close lands in its worker's
+// deque, which that worker empties before it exits.
+//
+// Waking: at most one idle worker spins (`spinners_`) and marks the inbox WATCHED
+// while it does. An idle worker that stops spinning announces itself in `sleepers_`,
+// then looks at the inbox and every deque (under their locks) before it sleeps. A
+// submitter publishes its task first and reads `sleepers_` after (seq_cst RMW then load
+// against the sleeper's seq_cst RMW then load; deque pushes are ordered by the deque
+// lock), so either the sleeper sees the task or the submitter sees the sleeper. The
+// submitter only looks when nobody is known to be looking: an inbox that was empty and
+// unwatched, or a deque push while no worker spins. A worker that takes a task while
+// more are waiting wakes another (Go's scheduler does the same), so a burst spreads.
 class ThreadPoolCore final : public WaitHelper {
  public:
   ThreadPoolCore(std::size_t workers, ThreadPoolOptions options)
-      : options_(std::move(options)), observer_(options_.observer.get()), queues_(workers) {
+      : options_(std::move(options)), observer_(options_.observer.get()), deques_(workers) {
     threads_.reserve(workers);
     try {
       for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this, i] { work(i); });
@@ -55,24 +66,29 @@ class ThreadPoolCore final : public WaitHelper {
 
   ~ThreadPoolCore() { stop(ShutdownOptions{.wait = true, .cancel_futures = false}); }
 
-  std::size_t workers() const noexcept { return queues_.size(); }
+  std::size_t workers() const noexcept { return deques_.size(); }
 
   void enqueue(StateBase* task) {
-    if ((gate_.fetch_add(2, std::memory_order_acquire) & kClosed) != 0) {
-      gate_.fetch_sub(2, std::memory_order_release);
-      task->release();
-      throw BrokenExecutor(closed_reason());
-    }
     task->owner = this;
-    if (observer_ != nullptr) {
-      task->id = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
-      observe([&] { observer_->on_submit(task->id); });
+    if (observer_ != nullptr) task->id = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (on_own_worker()) {
+      // A task's subtask. One that races shutdown is still run: its worker empties
+      // its own deque before it exits.
+      if (closed_.load(std::memory_order_acquire)) refuse(task);
+      announce(*task);
+      deques_[tls_worker_.index].push_back(task);
+      wake_if_nobody_looks();
+      return;
     }
-    queues_[queue_for_submit()].push(task);
-    gate_.fetch_sub(2, std::memory_order_release);
-    if (spinners_.load(std::memory_order_seq_cst) == 0 &&
-        sleepers_.load(std::memory_order_seq_cst) > 0) {
-      wake(1);
+    announce(*task);
+    switch (inbox_.push(task)) {
+      case Inbox::Pushed::closed:
+        refuse(task);
+      case Inbox::Pushed::unwatched:
+        if (sleepers_.load(std::memory_order_seq_cst) > 0) wake(1);
+        break;
+      case Inbox::Pushed::watched:
+        break;
     }
   }
 
@@ -88,27 +104,32 @@ class ThreadPoolCore final : public WaitHelper {
   }
 
   void try_run_inline(StateBase& target) noexcept override {
-    if (target.owner == this && target.try_start()) run_started(target, tls_worker_index());
+    if (target.owner != this || !on_own_worker()) return;
+    const std::size_t self = tls_worker_.index;
+    if (deques_[self].pop_back_if(&target)) {
+      run(&target, self);  // we took the deque's reference with it
+    } else if (target.try_start()) {
+      run_started(target, self);  // still queued elsewhere; skipped when popped
+    }
   }
 
   bool run_one() noexcept override {
-    StateBase* task = find_work(tls_worker_index());
+    StateBase* task = find_work(tls_worker_.index);
     if (task == nullptr) return false;
-    run(task, tls_worker_index());
+    run(task, tls_worker_.index);
     return true;
   }
 
  private:
-  static constexpr std::uint64_t kClosed = 1;
-
-  std::size_t tls_worker_index() const noexcept { return tls_worker_.index; }
   bool on_own_worker() const noexcept { return tls_worker_.pool == this; }
 
-  std::size_t queue_for_submit() noexcept {
-    if (on_own_worker()) return tls_worker_.index;
-    static thread_local std::size_t round_robin =
-        std::hash<std::thread::id>{}(std::this_thread::get_id());
-    return round_robin++ % queues_.size();
+  void announce(const StateBase& task) noexcept {
+    if (observer_ != nullptr) observe([&] { observer_->on_submit(task.id); });
+  }
+
+  [[noreturn]] void refuse(StateBase* task) {
+    task->release();
+    throw BrokenExecutor(closed_reason());
   }
 
   template <class Event>
@@ -132,15 +153,22 @@ class ThreadPoolCore final : public WaitHelper {
         break_pool(std::current_exception());
       }
     }
+    bool watching = false;  // we set the inbox's WATCHED bit and must clear or honour it
     for (;;) {
-      if (StateBase* task = find_work(index)) {
-        run(task, index);
+      bool from_inbox = false;
+      if (StateBase* task = find_work(index, from_inbox)) {
+        if (watching && !from_inbox) inbox_.unwatch();  // taking the inbox cleared it
+        watching = false;
+        if (task->try_start()) watching = run_top_level(*task, index);
+        task->release();
       } else if (stopping_.load(std::memory_order_acquire)) {
         if (!has_work()) break;
       } else {
-        idle();
+        idle(watching);
+        watching = false;
       }
     }
+    if (watching) inbox_.unwatch();
     if (observer_ != nullptr) observe([&] { observer_->on_worker_stop(index); });
     current_wait_helper() = nullptr;
     tls_worker_ = WorkerContext{};
@@ -153,12 +181,41 @@ class ThreadPoolCore final : public WaitHelper {
   }
 
   StateBase* find_work(std::size_t self) noexcept {
-    const std::size_t n = queues_.size();
-    if (StateBase* task = queues_[self].pop()) return task;
+    bool from_inbox = false;
+    return find_work(self, from_inbox);
+  }
+
+  StateBase* find_work(std::size_t self, bool& from_inbox) noexcept {
+    if (StateBase* task = deques_[self].pop_back()) return task;
+    if (StateBase* batch = inbox_.take_all()) {
+      from_inbox = true;
+      return keep_first(batch, self);
+    }
+    const std::size_t n = deques_.size();
     for (std::size_t i = 1; i < n; ++i) {
-      if (StateBase* task = queues_[(self + i) % n].pop()) return task;
+      if (StateBase* task = deques_[(self + i) % n].steal_front()) return task;
     }
     return nullptr;
+  }
+
+  // Runs the oldest task of an inbox batch next; the rest go to our deque, newest at
+  // the front, so that we take them oldest first and thieves can share them.
+  StateBase* keep_first(StateBase* batch, std::size_t self) noexcept {
+    StateBase* rest = batch->next;
+    if (rest == nullptr) return batch;
+    thread_local std::vector<StateBase*> spill;
+    for (; rest != nullptr; rest = rest->next) spill.push_back(rest);
+    for (auto it = spill.rbegin(); it != spill.rend(); ++it) deques_[self].push_back(*it);
+    spill.clear();
+    wake_if_nobody_looks();
+    return batch;
+  }
+
+  void wake_if_nobody_looks() {
+    if (spinners_.load(std::memory_order_seq_cst) == 0 &&
+        sleepers_.load(std::memory_order_seq_cst) > 0) {
+      wake(1);
+    }
   }
 
   void run(StateBase* task, std::size_t worker) noexcept {
@@ -170,28 +227,53 @@ class ThreadPoolCore final : public WaitHelper {
     if (observer_ != nullptr) observe([&] { observer_->on_start(task.id, worker); });
     {
       CurrentTaskScope scope(&task);
-      task.run();
+      task.invoke();
     }
-    if (observer_ != nullptr) {
-      observe([&] { observer_->on_finish(task.id, worker, task.error() != nullptr); });
+    finish_started(task, worker);
+  }
+
+  // A task taken by the work loop (not one run inline by a waiting task). Before its
+  // result is published, a worker with nothing queued marks the inbox WATCHED: the
+  // waiter may submit again at once, and we are about to look (without this, that
+  // submit wakes a sleeping worker for nothing). Returns whether we marked it.
+  bool run_top_level(StateBase& task, std::size_t worker) noexcept {
+    if (observer_ != nullptr) observe([&] { observer_->on_start(task.id, worker); });
+    {
+      CurrentTaskScope scope(&task);
+      task.invoke();
     }
+    const bool watch = deques_[worker].approx_size() == 0;
+    if (watch) inbox_.watch();
+    finish_started(task, worker);
+    return watch;
+  }
+
+  void finish_started(StateBase& task, std::size_t worker) noexcept {
+    const bool failed = task.error() != nullptr;  // read before others may see the result
+    task.complete();
+    if (observer_ != nullptr) observe([&] { observer_->on_finish(task.id, worker, failed); });
   }
 
   bool any_queued() const noexcept {
-    return std::any_of(queues_.begin(), queues_.end(),
-                       [](const WorkQueue& q) { return q.approx_size() != 0; });
+    return inbox_.has_tasks() ||
+           std::any_of(deques_.begin(), deques_.end(),
+                       [](const WorkDeque& d) { return d.approx_size() != 0; });
   }
 
-  // Authoritative: locks each queue.
-  bool has_work() noexcept {
-    return std::any_of(queues_.begin(), queues_.end(),
-                       [](WorkQueue& q) { return !q.empty_locked_check(); });
+  // Authoritative: locks each deque; the inbox load is seq_cst (the sleep protocol).
+  std::size_t queued_locked() noexcept {
+    std::size_t total = inbox_.has_tasks(std::memory_order_seq_cst) ? 1 : 0;
+    for (WorkDeque& d : deques_) total += d.locked_size();
+    return total;
   }
+  bool has_work() noexcept { return queued_locked() != 0; }
 
-  void idle() {
+  // `watching`: the inbox's WATCHED bit was set by us (see run_top_level).
+  void idle(bool watching) {
     int no_spinner = 0;
     if (options_.idle_spin.count() > 0 &&
         spinners_.compare_exchange_strong(no_spinner, 1, std::memory_order_seq_cst)) {
+      if (!watching) inbox_.watch();
       const auto end = Clock::now() + options_.idle_spin;
       bool found = false;
       for (unsigned i = 1;; ++i) {
@@ -202,14 +284,16 @@ class ThreadPoolCore final : public WaitHelper {
         cpu_relax();
         if (i % 64 == 0 && Clock::now() >= end) break;
       }
+      inbox_.unwatch();
       spinners_.fetch_sub(1, std::memory_order_seq_cst);
       if (found) {
-        // We stop looking; if others sleep and work remains, one of them must look. The
-        // check locks each queue: a submit that saw us spinning pushed before it, so it
-        // sees the task (the same argument as before sleeping, below).
-        if (sleepers_.load(std::memory_order_seq_cst) > 0 && queued_beyond_one()) wake(1);
+        // We stop looking; if others sleep and more than our task waits, one of them
+        // must look. Locked, so a submit that saw us spinning is counted.
+        if (sleepers_.load(std::memory_order_seq_cst) > 0 && queued_locked() > 1) wake(1);
         return;
       }
+    } else if (watching) {
+      inbox_.unwatch();  // another worker spins: it watches; we sleep
     }
     Lock lock(sleep_mutex_);
     const std::uint64_t seen = wake_epoch_;
@@ -220,13 +304,6 @@ class ThreadPoolCore final : public WaitHelper {
       }
     }
     sleepers_.fetch_sub(1, std::memory_order_seq_cst);
-  }
-
-  // More than the one task the caller is about to take; authoritative (locks).
-  bool queued_beyond_one() noexcept {
-    std::size_t total = 0;
-    for (WorkQueue& q : queues_) total += q.locked_size();
-    return total > 1;
   }
 
   // A sleeper holds sleep_mutex_ from its last look at the queues until it waits, so
@@ -241,14 +318,15 @@ class ThreadPoolCore final : public WaitHelper {
     }
   }
 
-  // After this returns no submit can add a task; `reason` is what later submits get.
+  // After this, submits from outside are refused (the inbox is closed atomically), and
+  // so are later submits from tasks; `reason` is what they get.
   void close_gate(std::string reason) {
     {
       Lock lock(reason_mutex_);
       if (closed_reason_.empty()) closed_reason_ = std::move(reason);
     }
-    gate_.fetch_or(kClosed, std::memory_order_acq_rel);
-    while ((gate_.load(std::memory_order_acquire) >> 1) != 0) std::this_thread::yield();
+    closed_.store(true, std::memory_order_release);
+    inbox_.close();
   }
 
   std::string closed_reason() {
@@ -258,14 +336,12 @@ class ThreadPoolCore final : public WaitHelper {
 
   template <class Action>
   void drain(Action action) {
-    for (WorkQueue& q : queues_) {
-      StateBase* task = q.pop_all();
-      while (task != nullptr) {
-        StateBase* next = task->next;
-        action(task);
-        task->release();
-        task = next;
-      }
+    std::vector<StateBase*> tasks;
+    for (StateBase* t = inbox_.take_all(); t != nullptr; t = t->next) tasks.push_back(t);
+    for (WorkDeque& d : deques_) d.take_all(tasks);
+    for (StateBase* task : tasks) {
+      action(task);
+      task->release();
     }
   }
 
@@ -296,22 +372,24 @@ class ThreadPoolCore final : public WaitHelper {
 
   const ThreadPoolOptions options_;
   Observer* const observer_;
-  std::vector<WorkQueue> queues_;
+  std::vector<WorkDeque> deques_;
   std::vector<std::thread> threads_;
+  Inbox inbox_;
 
-  // Each on its own cache line: the gate is written by submitters on every submit, the
-  // idle counters by workers on every idle transition, `stopping_` is polled by the
-  // spinning worker. Sharing a line would make each slow the others down.
-  alignas(64) std::atomic<std::uint64_t> gate_{0};
+  // Each on its own cache line: the idle counters are written by workers on idle
+  // transitions, `stopping_` is polled by the spinning worker, `closed_` is read by
+  // every subtask submit. Sharing a line would make each slow the others down.
+  alignas(64) std::atomic<bool> closed_{false};
   alignas(64) std::atomic<bool> stopping_{false};
   alignas(64) std::atomic<int> spinners_{0};
   std::atomic<int> sleepers_{0};
+  alignas(64) std::atomic<std::uint64_t> next_id_{0};
+
   // Sleeping (std::atomic::wait is avoided: libstdc++ 12's loses wake-ups under
   // clang + ThreadSanitizer, seen with std::latch in our tests).
   alignas(64) Mutex sleep_mutex_;
   std::condition_variable sleep_cv_;
   std::uint64_t wake_epoch_ CONCUR_GUARDED_BY(sleep_mutex_) = 0;
-  alignas(64) std::atomic<std::uint64_t> next_id_{0};
 
   Mutex stop_mutex_;
   Mutex reason_mutex_;

@@ -76,9 +76,11 @@ class CONCUR_EXPORT StateBase {
   // must be stored before.
   void finish_with_value() noexcept { finish(); }
   void finish_with_exception(std::exception_ptr error) noexcept {
-    error_ = std::move(error);
+    store_exception(std::move(error));
     finish();
   }
+  // Sets the result to an exception without publishing it (see invoke()).
+  void store_exception(std::exception_ptr error) noexcept { error_ = std::move(error); }
 
   // Blocks until ready or the deadline; false if the deadline passed first. On a
   // worker of an executor, runs this task inline if it is still queued there, and
@@ -96,8 +98,16 @@ class CONCUR_EXPORT StateBase {
   // Precondition: ready(). The stored exception, or null.
   const std::exception_ptr& error() const noexcept { return error_; }
 
-  // Task states: runs the callable and finishes the state. Precondition: try_start().
-  virtual void run() noexcept {}
+  // Task states: invoke() runs the callable and stores its result without publishing
+  // it; complete() publishes it. Executors may act in between (the thread pool marks
+  // its worker as looking for work before the waiter can submit the next task).
+  // Precondition: try_start() returned true.
+  virtual void invoke() noexcept {}
+  void complete() noexcept { finish(); }
+  void run() noexcept {
+    invoke();
+    complete();
+  }
 
   // Executors' bookkeeping. `owner` is the executor whose queue holds the state (for
   // inline runs), `next` the intrusive link of that queue (guarded by it), `id` the
@@ -146,7 +156,7 @@ class TaskState final : public State<T> {
   template <class G>
   explicit TaskState(G&& fn) : State<T>(2), fn_(std::in_place, std::forward<G>(fn)) {}
 
-  void run() noexcept override {
+  void invoke() noexcept override {
     try {
       if constexpr (std::is_void_v<T>) {
         std::invoke(std::move(*fn_));
@@ -154,12 +164,9 @@ class TaskState final : public State<T> {
         this->value.emplace(std::invoke(std::move(*fn_)));
       }
     } catch (...) {
-      fn_.reset();  // captures are released before anyone sees the result
-      this->finish_with_exception(std::current_exception());
-      return;
+      this->store_exception(std::current_exception());
     }
-    fn_.reset();
-    this->finish_with_value();
+    fn_.reset();  // captures are released before anyone sees the result
   }
 
  private:
