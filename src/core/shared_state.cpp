@@ -13,11 +13,11 @@ inline namespace v0 {
 namespace detail {
 namespace {
 
-constexpr std::uint32_t kRunning = static_cast<std::uint32_t>(Phase::running);
-constexpr std::uint32_t kFinished = static_cast<std::uint32_t>(Phase::finished);
-constexpr std::uint32_t kCancelled = static_cast<std::uint32_t>(Phase::cancelled);
+constexpr std::uint64_t kRunning = static_cast<std::uint64_t>(Phase::running);
+constexpr std::uint64_t kFinished = static_cast<std::uint64_t>(Phase::finished);
+constexpr std::uint64_t kCancelled = static_cast<std::uint64_t>(Phase::cancelled);
 
-bool is_final(std::uint32_t status) noexcept { return (status & 3) >= kFinished; }
+bool is_final(std::uint64_t word) noexcept { return (word & 3) >= kFinished; }
 
 // How long a waiter polls before it sleeps: waking a sleeping thread on the other core
 // costs 8-23 us on the machines we measured, so short tasks are awaited by spinning.
@@ -34,9 +34,9 @@ StateBase::~StateBase() {
 }
 
 bool StateBase::try_start() noexcept {
-  std::uint32_t s = status_.load(std::memory_order_relaxed);
+  std::uint64_t s = word_.load(std::memory_order_relaxed);
   while ((s & kPhaseMask) == 0) {
-    if (status_.compare_exchange_weak(s, s | kRunning, std::memory_order_acq_rel,
+    if (word_.compare_exchange_weak(s, s | kRunning, std::memory_order_acq_rel,
                                       std::memory_order_relaxed)) {
       return true;
     }
@@ -45,16 +45,16 @@ bool StateBase::try_start() noexcept {
 }
 
 bool StateBase::cancel() noexcept {
-  std::uint32_t s = status_.load(std::memory_order_acquire);
+  std::uint64_t s = word_.load(std::memory_order_acquire);
   while ((s & kPhaseMask) == 0) {
-    if (status_.compare_exchange_weak(s, s | kCancelled, std::memory_order_acq_rel,
+    if (word_.compare_exchange_weak(s, s | kCancelled, std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {
       if ((s & (kWaiters | kCallbacks)) != 0) wake_and_run_callbacks(s);
       return true;
     }
   }
   if ((s & kPhaseMask) == kRunning) {
-    status_.fetch_or(kStopRequested, std::memory_order_relaxed);
+    word_.fetch_or(kStopRequested, std::memory_order_relaxed);
     return false;
   }
   return (s & kPhaseMask) == kCancelled;
@@ -62,13 +62,28 @@ bool StateBase::cancel() noexcept {
 
 void StateBase::finish() noexcept {
   // running (01) -> finished (10) in one RMW; we own the running phase, so only the
-  // flag bits can change concurrently.
-  const std::uint32_t s =
-      status_.fetch_xor(kRunning ^ kFinished, std::memory_order_acq_rel);
+  // flags and the reference count can change concurrently.
+  const std::uint64_t s = word_.fetch_xor(kRunning ^ kFinished, std::memory_order_acq_rel);
   if ((s & (kWaiters | kCallbacks)) != 0) wake_and_run_callbacks(s);
 }
 
-void StateBase::wake_and_run_callbacks(std::uint32_t flags) noexcept {
+void StateBase::complete_and_release() noexcept {
+  // running (01) + 1 = finished (10), minus our reference, in one CAS. Only without
+  // sleepers or callbacks: those need the state alive after the phase changed, and the
+  // other holders may drop it the moment they see the result.
+  std::uint64_t s = word_.load(std::memory_order_relaxed);
+  while ((s & (kWaiters | kCallbacks)) == 0) {
+    if (word_.compare_exchange_weak(s, s + (kFinished - kRunning) - kOneRef,
+                                    std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      if ((s >> kRefShift) == 1) delete this;  // nobody else held it
+      return;
+    }
+  }
+  finish();
+  release();
+}
+
+void StateBase::wake_and_run_callbacks(std::uint64_t flags) noexcept {
   ParkingBucket& bucket = parking_bucket(this);
   Callback* list = nullptr;
   {
@@ -97,9 +112,9 @@ void StateBase::add_callback(Callback* callback) {
   {
     ParkingBucket& bucket = parking_bucket(this);
     Lock lock(bucket.mutex);
-    std::uint32_t s = status_.load(std::memory_order_acquire);
+    std::uint64_t s = word_.load(std::memory_order_acquire);
     while (!is_final(s)) {
-      if (status_.compare_exchange_weak(s, s | kCallbacks, std::memory_order_acq_rel,
+      if (word_.compare_exchange_weak(s, s | kCallbacks, std::memory_order_acq_rel,
                                         std::memory_order_acquire)) {
         callback->next = callbacks_;
         callbacks_ = callback;
@@ -115,17 +130,17 @@ bool StateBase::block_until(Deadline deadline) const {
   ParkingBucket& bucket = parking_bucket(this);
   Lock lock(bucket.mutex);
   for (;;) {
-    std::uint32_t s = status_.load(std::memory_order_acquire);
+    std::uint64_t s = word_.load(std::memory_order_acquire);
     if (is_final(s)) return true;
     if ((s & kWaiters) == 0 &&
-        !status_.compare_exchange_weak(s, s | kWaiters, std::memory_order_acq_rel,
+        !word_.compare_exchange_weak(s, s | kWaiters, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
       continue;
     }
     if (!deadline) {
       lock.wait(bucket.cv);
     } else if (!lock.wait_until(bucket.cv, *deadline)) {
-      return is_final(status_.load(std::memory_order_acquire));
+      return is_final(word_.load(std::memory_order_acquire));
     }
   }
 }

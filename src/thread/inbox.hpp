@@ -58,7 +58,10 @@ class alignas(64) Inbox {
   }
 
   void watch() noexcept { word_.fetch_or(kWatched, std::memory_order_seq_cst); }
-  void unwatch() noexcept { word_.fetch_and(~kWatched, std::memory_order_seq_cst); }
+  // True when tasks wait: submitters that saw WATCHED woke nobody for them.
+  bool unwatch() noexcept {
+    return to_task(word_.fetch_and(~kWatched, std::memory_order_seq_cst)) != nullptr;
+  }
 
   bool has_tasks(std::memory_order order = std::memory_order_relaxed) const noexcept {
     return to_task(word_.load(order)) != nullptr;

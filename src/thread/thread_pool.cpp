@@ -108,8 +108,12 @@ class ThreadPoolCore final : public WaitHelper {
     const std::size_t self = tls_worker_.index;
     if (deques_[self].pop_back_if(&target)) {
       run(&target, self);  // we took the deque's reference with it
-    } else if (target.try_start()) {
-      run_started(target, self);  // still queued elsewhere; skipped when popped
+    } else if (target.try_start()) {  // still queued elsewhere; skipped when popped
+      invoke(target, self);
+      const std::uint64_t id = target.id;
+      const bool failed = target.error() != nullptr;
+      target.complete();
+      finished(id, self, failed);
     }
   }
 
@@ -157,15 +161,14 @@ class ThreadPoolCore final : public WaitHelper {
     for (;;) {
       bool from_inbox = false;
       if (StateBase* task = find_work(index, from_inbox)) {
-        if (watching && !from_inbox) inbox_.unwatch();  // taking the inbox cleared it
-        watching = false;
-        if (task->try_start()) watching = run_top_level(*task, index);
-        task->release();
+        // Taking the inbox cleared WATCHED; otherwise we clear it, and hand on what
+        // was submitted while it told submitters that we would look.
+        if (watching && !from_inbox && inbox_.unwatch()) wake_if_nobody_looks();
+        watching = run(task, index, /*top_level=*/true);
       } else if (stopping_.load(std::memory_order_acquire)) {
         if (!has_work()) break;
       } else {
-        idle(watching);
-        watching = false;
+        watching = idle(watching);
       }
     }
     if (watching) inbox_.unwatch();
@@ -193,7 +196,13 @@ class ThreadPoolCore final : public WaitHelper {
     }
     const std::size_t n = deques_.size();
     for (std::size_t i = 1; i < n; ++i) {
-      if (StateBase* task = deques_[(self + i) % n].steal_front()) return task;
+      WorkDeque& victim = deques_[(self + i) % n];
+      if (StateBase* task = victim.steal_front()) {
+        // Its owner runs the rest eventually; a sleeper could help now. A look without
+        // the lock is enough: this is about parallelism, not about losing work.
+        if (victim.approx_size() != 0) wake_if_nobody_looks();
+        return task;
+      }
     }
     return nullptr;
   }
@@ -218,40 +227,35 @@ class ThreadPoolCore final : public WaitHelper {
     }
   }
 
-  void run(StateBase* task, std::size_t worker) noexcept {
-    if (task->try_start()) run_started(*task, worker);
-    task->release();  // the queue's reference
-  }
-
-  void run_started(StateBase& task, std::size_t worker) noexcept {
-    if (observer_ != nullptr) observe([&] { observer_->on_start(task.id, worker); });
-    {
-      CurrentTaskScope scope(&task);
-      task.invoke();
+  // Runs a task taken from a queue, whose reference we hold; skips one that was
+  // cancelled or claimed inline meanwhile. A top-level run (by the work loop, not by a
+  // waiting task) with nothing queued behind it marks the inbox WATCHED before the
+  // result is published: the waiter may submit again at once, and we are about to look
+  // (without this, that submit wakes a sleeping worker for nothing). Returns whether it
+  // marked the inbox.
+  bool run(StateBase* task, std::size_t worker, bool top_level = false) noexcept {
+    if (!task->try_start()) {
+      task->release();
+      return false;
     }
-    finish_started(task, worker);
-  }
-
-  // A task taken by the work loop (not one run inline by a waiting task). Before its
-  // result is published, a worker with nothing queued marks the inbox WATCHED: the
-  // waiter may submit again at once, and we are about to look (without this, that
-  // submit wakes a sleeping worker for nothing). Returns whether we marked it.
-  bool run_top_level(StateBase& task, std::size_t worker) noexcept {
-    if (observer_ != nullptr) observe([&] { observer_->on_start(task.id, worker); });
-    {
-      CurrentTaskScope scope(&task);
-      task.invoke();
-    }
-    const bool watch = deques_[worker].approx_size() == 0;
+    invoke(*task, worker);
+    const bool watch = top_level && deques_[worker].approx_size() == 0;
     if (watch) inbox_.watch();
-    finish_started(task, worker);
+    const std::uint64_t id = task->id;
+    const bool failed = task->error() != nullptr;  // read before others may see the result
+    task->complete_and_release();
+    finished(id, worker, failed);
     return watch;
   }
 
-  void finish_started(StateBase& task, std::size_t worker) noexcept {
-    const bool failed = task.error() != nullptr;  // read before others may see the result
-    task.complete();
-    if (observer_ != nullptr) observe([&] { observer_->on_finish(task.id, worker, failed); });
+  void invoke(StateBase& task, std::size_t worker) noexcept {
+    if (observer_ != nullptr) observe([&] { observer_->on_start(task.id, worker); });
+    CurrentTaskScope scope(&task);
+    task.invoke();
+  }
+
+  void finished(std::uint64_t id, std::size_t worker, bool failed) noexcept {
+    if (observer_ != nullptr) observe([&] { observer_->on_finish(id, worker, failed); });
   }
 
   bool any_queued() const noexcept {
@@ -268,8 +272,14 @@ class ThreadPoolCore final : public WaitHelper {
   }
   bool has_work() noexcept { return queued_locked() != 0; }
 
-  // `watching`: the inbox's WATCHED bit was set by us (see run_top_level).
-  void idle(bool watching) {
+  // Spins for work if no other worker does, else sleeps until woken. `watching`: we set
+  // the inbox's WATCHED bit (see run()). Returns whether it may still be set by us: the
+  // caller clears it unless it takes the inbox, which clears it in the same RMW.
+  //
+  // Handing on is left to the taking: an inbox batch of more than one task wakes a
+  // sleeper (keep_first), a submit after our take finds the inbox unwatched and wakes
+  // one itself, a steal that leaves work behind wakes one (find_work).
+  bool idle(bool watching) {
     int no_spinner = 0;
     if (options_.idle_spin.count() > 0 &&
         spinners_.compare_exchange_strong(no_spinner, 1, std::memory_order_seq_cst)) {
@@ -284,14 +294,9 @@ class ThreadPoolCore final : public WaitHelper {
         cpu_relax();
         if (i % 64 == 0 && Clock::now() >= end) break;
       }
-      inbox_.unwatch();
       spinners_.fetch_sub(1, std::memory_order_seq_cst);
-      if (found) {
-        // We stop looking; if others sleep and more than our task waits, one of them
-        // must look. Locked, so a submit that saw us spinning is counted.
-        if (sleepers_.load(std::memory_order_seq_cst) > 0 && queued_locked() > 1) wake(1);
-        return;
-      }
+      if (found) return true;
+      inbox_.unwatch();
     } else if (watching) {
       inbox_.unwatch();  // another worker spins: it watches; we sleep
     }
@@ -304,6 +309,7 @@ class ThreadPoolCore final : public WaitHelper {
       }
     }
     sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+    return false;
   }
 
   // A sleeper holds sleep_mutex_ from its last look at the queues until it waits, so
@@ -351,9 +357,7 @@ class ThreadPoolCore final : public WaitHelper {
         "concur::ThreadPool is broken: a worker initializer failed: " + describe(error);
     close_gate(reason);
     drain([&](StateBase* task) {
-      if (task->try_start()) {
-        task->finish_with_exception(std::make_exception_ptr(BrokenExecutor(reason)));
-      }
+      if (task->try_start()) task->fail_unrun(std::make_exception_ptr(BrokenExecutor(reason)));
     });
     stopping_.store(true, std::memory_order_seq_cst);
     wake(workers());

@@ -3,6 +3,7 @@
 // clang and ThreadSanitizer.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -19,6 +20,12 @@ class Latch {
   void wait() {
     std::unique_lock lock(mutex_);
     cv_.wait(lock, [this] { return count_ == 0; });
+  }
+  // False when the timeout passed first.
+  template <class Rep, class Period>
+  bool wait_for(const std::chrono::duration<Rep, Period>& timeout) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [this] { return count_ == 0; });
   }
   void arrive_and_wait() {
     count_down();

@@ -162,6 +162,42 @@ TEST(ThreadPool, NestedWaitRunsOtherQueuedWork) {
   EXPECT_EQ(outer.get(), 42);
 }
 
+// Two tasks that wait for each other finish only if they run at the same time: an idle
+// worker must be woken for the second task, whether it came from outside or from a
+// task. Bounded: a task gives up after 10 s and reports false.
+TEST(ThreadPool, TasksSubmittedTogetherRunInParallel) {
+  using namespace std::chrono_literals;
+  ThreadPool pool(2);
+  for (int round = 0; round < 50; ++round) {
+    test::Latch both(2);
+    auto meet = [&both] {
+      both.count_down();
+      return both.wait_for(10s);
+    };
+    auto a = pool.submit(meet);
+    auto b = pool.submit(meet);
+    ASSERT_TRUE(a.get() && b.get()) << "round " << round;
+  }
+}
+
+TEST(ThreadPool, SubtasksSubmittedTogetherRunInParallel) {
+  using namespace std::chrono_literals;
+  ThreadPool pool(2);
+  for (int round = 0; round < 50; ++round) {
+    test::Latch both(2);
+    const bool met = pool.submit([&] {
+                           auto meet = [&both] {
+                             both.count_down();
+                             return both.wait_for(10s);
+                           };
+                           auto a = pool.submit(meet);
+                           auto b = pool.submit(meet);
+                           return a.get() && b.get();  // runs one inline, the other is stolen
+                         }).get();
+    ASSERT_TRUE(met) << "round " << round;
+  }
+}
+
 TEST(ThreadPool, WorkersAreNamed) {
   ThreadPool pool(2, {.name = "physics"});
   const std::string name = pool.submit([] {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,14 +53,21 @@ class CONCUR_EXPORT StateBase {
   StateBase(const StateBase&) = delete;
   StateBase& operator=(const StateBase&) = delete;
 
-  void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void retain() noexcept { word_.fetch_add(kOneRef, std::memory_order_relaxed); }
   void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    // The sole holder needs no RMW: nobody else can take a reference any more. This
+    // keeps the waiter from pulling the line back from the worker that finished it.
+    if ((word_.load(std::memory_order_acquire) >> kRefShift) == 1 ||
+        (word_.fetch_sub(kOneRef, std::memory_order_acq_rel) >> kRefShift) == 1) {
+      delete this;
+    }
   }
-  bool sole_owner() const noexcept { return refs_.load(std::memory_order_acquire) == 1; }
+  bool sole_owner() const noexcept {
+    return (word_.load(std::memory_order_acquire) >> kRefShift) == 1;
+  }
 
   Phase phase() const noexcept {
-    return static_cast<Phase>(status_.load(std::memory_order_acquire) & kPhaseMask);
+    return static_cast<Phase>(word_.load(std::memory_order_acquire) & kPhaseMask);
   }
   bool ready() const noexcept { return phase() >= Phase::finished; }
 
@@ -69,7 +77,7 @@ class CONCUR_EXPORT StateBase {
   // stop request and false.
   bool cancel() noexcept;
   bool stop_requested() const noexcept {
-    return (status_.load(std::memory_order_relaxed) & kStopRequested) != 0;
+    return (word_.load(std::memory_order_relaxed) & kStopRequested) != 0;
   }
 
   // running -> finished. Call once, after try_start() returned true; a value, if any,
@@ -104,6 +112,13 @@ class CONCUR_EXPORT StateBase {
   // Precondition: try_start() returned true.
   virtual void invoke() noexcept {}
   void complete() noexcept { finish(); }
+  // Finishes a started task with `error` without running it (a broken executor).
+  virtual void fail_unrun(std::exception_ptr error) noexcept {
+    finish_with_exception(std::move(error));
+  }
+  // complete(), then release() of the caller's reference, in one RMW when nobody waits
+  // asleep or registered a callback (the common case of a task run by an executor).
+  void complete_and_release() noexcept;
   void run() noexcept {
     invoke();
     complete();
@@ -117,20 +132,23 @@ class CONCUR_EXPORT StateBase {
   std::uint64_t id = 0;
 
  protected:
-  explicit StateBase(std::uint32_t references) noexcept : refs_(references) {}
+  explicit StateBase(std::uint32_t references) noexcept
+      : word_(std::uint64_t{references} << kRefShift) {}
   virtual ~StateBase();
 
  private:
-  static constexpr std::uint32_t kPhaseMask = 3;
-  static constexpr std::uint32_t kWaiters = 4;
-  static constexpr std::uint32_t kCallbacks = 8;
-  static constexpr std::uint32_t kStopRequested = 16;
+  // One word: the reference count in the high half, the phase and flags in the low.
+  static constexpr std::uint64_t kPhaseMask = 3;
+  static constexpr std::uint64_t kWaiters = 4;
+  static constexpr std::uint64_t kCallbacks = 8;
+  static constexpr std::uint64_t kStopRequested = 16;
+  static constexpr unsigned kRefShift = 32;
+  static constexpr std::uint64_t kOneRef = std::uint64_t{1} << kRefShift;
 
   void finish() noexcept;
-  void wake_and_run_callbacks(std::uint32_t flags) noexcept;
+  void wake_and_run_callbacks(std::uint64_t flags) noexcept;
 
-  mutable std::atomic<std::uint32_t> status_{0};
-  std::atomic<std::uint32_t> refs_;
+  mutable std::atomic<std::uint64_t> word_;
   std::exception_ptr error_;
   Callback* callbacks_ = nullptr;  // guarded by this state's parking-lot bucket
 };
@@ -150,27 +168,45 @@ class State<void> : public StateBase {
 };
 
 // A task: a callable run once by an executor, its result stored in the state.
+//
+// The callable lives in raw storage and is destroyed by whoever consumes it: invoke()
+// right after the call (captures are released before anyone sees the result), or the
+// destructor when the task never ran. The phase tells which, so the waiter that
+// destroys the state does not read the callable's cache line, which the worker wrote.
 template <class T, class F>
 class TaskState final : public State<T> {
  public:
   template <class G>
-  explicit TaskState(G&& fn) : State<T>(2), fn_(std::in_place, std::forward<G>(fn)) {}
+  explicit TaskState(G&& fn) : State<T>(2) {
+    ::new (static_cast<void*>(fn_storage_)) F(std::forward<G>(fn));
+  }
+  ~TaskState() override {
+    if (this->phase() != Phase::finished) destroy_fn();
+  }
 
   void invoke() noexcept override {
     try {
       if constexpr (std::is_void_v<T>) {
-        std::invoke(std::move(*fn_));
+        std::invoke(std::move(fn()));
       } else {
-        this->value.emplace(std::invoke(std::move(*fn_)));
+        this->value.emplace(std::invoke(std::move(fn())));
       }
     } catch (...) {
       this->store_exception(std::current_exception());
     }
-    fn_.reset();  // captures are released before anyone sees the result
+    destroy_fn();
+  }
+
+  void fail_unrun(std::exception_ptr error) noexcept override {
+    destroy_fn();
+    this->finish_with_exception(std::move(error));
   }
 
  private:
-  std::optional<F> fn_;
+  F& fn() noexcept { return *std::launder(reinterpret_cast<F*>(fn_storage_)); }
+  void destroy_fn() noexcept { fn().~F(); }
+
+  alignas(F) unsigned char fn_storage_[sizeof(F)];
 };
 
 // A task state holding f(args...), with two references: one for the Future, one for
