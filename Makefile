@@ -3,31 +3,32 @@
 
 CONCUR := build/dev/tools/concur/concur
 
+# Configures and builds one CMake preset.
+define build_preset
+	cmake --preset $(1)
+	cmake --build --preset $(1)
+endef
+
 run: deps
-	cmake --preset dev
-	cmake --build --preset dev
+	$(call build_preset,dev)
 	$(CONCUR) demo
 
 test: deps
-	cmake --preset dev
-	cmake --build --preset dev
+	$(call build_preset,dev)
 	ctest --preset dev
 
 # The whole suite under ThreadSanitizer (clang, with -Wthread-safety).
 tsan: deps
-	cmake --preset tsan
-	cmake --build --preset tsan
+	$(call build_preset,tsan)
 	ctest --preset tsan
 
 asan: deps
-	cmake --preset asan
-	cmake --build --preset asan
+	$(call build_preset,asan)
 	ctest --preset asan
 
 # Benchmarks against the peers, side by side, with ratios (optimised build).
 bench: deps
-	cmake --preset release
-	cmake --build --preset release
+	$(call build_preset,release)
 	python3 bench/run.py build/release
 
 deps:

@@ -18,6 +18,7 @@ PAIRS = [
     ("1M empty tasks", "BM_ThreadPool_EmptyTasks1M", "BM_TBB_TaskGroup_EmptyTasks1M"),
     ("submit+get, per task", "BM_ThreadPool_SubmitGet100k", "BM_StdAsync_SubmitGet10k"),
     ("idle round trip", "BM_ThreadPool_RoundTrip", "BM_SpinPingPong_RoundTrip"),
+    ("idle round trip", "BM_ThreadPool_RoundTrip", "BM_FloorQueue_RoundTrip"),
     ("idle round trip", "BM_ThreadPool_RoundTrip", "BM_TBB_TaskGroup_RoundTrip"),
     ("idle round trip", "BM_ThreadPool_RoundTrip", "BM_StdAsync_RoundTrip"),
     ("fib(30)", "BM_ThreadPool_Fib30", "BM_TBB_TaskGroup_Fib30"),
@@ -67,7 +68,7 @@ def main():
     print(f"\n{'workload':<22} {'concur':<28} {'peer':<31} {'concur/peer':>11}")
     for workload, ours, peer in PAIRS:
         if ours in medians and peer in medians:
-            print(f"{workload:<22} {ours:<28} {peer:<31} {medians[ours] / medians[peer]:>11.2f}")
+            print(f"{workload:<22} {ours:<28} {peer:<31} {medians[ours] / medians[peer]:>11.3g}")
 
 
 if __name__ == "__main__":

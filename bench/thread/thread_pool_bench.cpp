@@ -54,37 +54,33 @@ void BM_TBB_TaskGroup_EmptyTasks1M(benchmark::State& state) {
 BENCHMARK(BM_TBB_TaskGroup_EmptyTasks1M)->Unit(benchmark::kMillisecond)->UseRealTime();
 #endif
 
-// ---- 100,000 submit + get -----------------------------------------------------------------
-constexpr int kSubmits = 100'000;
-
-void BM_ThreadPool_SubmitGet100k(benchmark::State& state) {
-  concur::ThreadPool pool(kWorkers);
-  std::vector<concur::Future<int>> futures;
-  futures.reserve(kSubmits);
+// ---- future-returning submit + get ------------------------------------------------------
+// Submits n tasks returning their index, then gets each.
+template <class Futures, class Submit>
+void submit_then_get(benchmark::State& state, int n, Futures& futures, Submit submit) {
+  futures.reserve(static_cast<std::size_t>(n));
   for (auto _ : state) {
-    for (int i = 0; i < kSubmits; ++i) futures.push_back(pool.submit([i] { return i; }));
+    for (int i = 0; i < n; ++i) futures.push_back(submit(i));
     long sum = 0;
     for (auto& f : futures) sum += f.get();
     benchmark::DoNotOptimize(sum);
     futures.clear();
   }
-  state.SetItemsProcessed(state.iterations() * kSubmits);
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+void BM_ThreadPool_SubmitGet100k(benchmark::State& state) {
+  concur::ThreadPool pool(kWorkers);
+  std::vector<concur::Future<int>> futures;
+  submit_then_get(state, 100'000, futures, [&pool](int i) { return pool.submit([i] { return i; }); });
 }
 BENCHMARK(BM_ThreadPool_SubmitGet100k)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // std::async starts a thread per call; 10,000 calls keep the run short, the rate compares.
 void BM_StdAsync_SubmitGet10k(benchmark::State& state) {
-  constexpr int kCalls = 10'000;
   std::vector<std::future<int>> futures;
-  futures.reserve(kCalls);
-  for (auto _ : state) {
-    for (int i = 0; i < kCalls; ++i) futures.push_back(std::async(std::launch::async, [i] { return i; }));
-    long sum = 0;
-    for (auto& f : futures) sum += f.get();
-    benchmark::DoNotOptimize(sum);
-    futures.clear();
-  }
-  state.SetItemsProcessed(state.iterations() * kCalls);
+  submit_then_get(state, 10'000, futures,
+                  [](int i) { return std::async(std::launch::async, [i] { return i; }); });
 }
 BENCHMARK(BM_StdAsync_SubmitGet10k)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -134,6 +130,38 @@ void BM_SpinPingPong_RoundTrip(benchmark::State& state) {
   partner.join();
 }
 BENCHMARK(BM_SpinPingPong_RoundTrip)->UseRealTime();
+
+// The floor of any queue that allocates a task per submit: the bare protocol (allocate,
+// CAS into a word, the other thread takes it and publishes a result, free) with nothing
+// else, the same hand-off concur's inbox does.
+void BM_FloorQueue_RoundTrip(benchmark::State& state) {
+  struct Task {
+    std::atomic<int> done{0};
+    int value = 0;
+  };
+  std::atomic<Task*> slot{nullptr};
+  std::atomic<bool> stop{false};
+  std::thread partner([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (slot.load(std::memory_order_relaxed) == nullptr) continue;
+      Task* task = slot.exchange(nullptr, std::memory_order_acq_rel);
+      task->value = 1;
+      task->done.store(1, std::memory_order_release);
+    }
+  });
+  for (auto _ : state) {
+    auto* task = new Task;
+    Task* empty = nullptr;
+    while (!slot.compare_exchange_weak(empty, task, std::memory_order_acq_rel)) empty = nullptr;
+    while (task->done.load(std::memory_order_acquire) == 0) {
+    }
+    benchmark::DoNotOptimize(task->value);
+    delete task;
+  }
+  stop = true;
+  partner.join();
+}
+BENCHMARK(BM_FloorQueue_RoundTrip)->UseRealTime();
 
 // ---- recursive fib(30) --------------------------------------------------------------------------
 constexpr int kFib = 30;

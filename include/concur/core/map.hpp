@@ -4,8 +4,10 @@
 // Results come in input order. At most `in_flight` chunks are outstanding: the input is
 // read as results are consumed, so an endless input works. A chunk runs its inputs in
 // order and stops at the first exception, which is rethrown when the consumer reaches
-// that element (the elements before it are delivered; the range then ends). Destroying
-// the range early cancels the chunks not yet started and asks running ones to stop.
+// that element (the elements before it are delivered; the range then ends). What fails
+// while reading the input or submitting (a pool shut down meanwhile) is raised at the
+// first element it prevented, after the results already computed. Destroying the range
+// early cancels the chunks not yet started and asks running ones to stop.
 //
 // Lifetime: the range refers to its executor, which must outlive it; it owns an rvalue
 // input and refers to an lvalue one. Not copyable or movable; iterate once, from one

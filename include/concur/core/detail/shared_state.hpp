@@ -2,7 +2,8 @@
 //
 // Lifetime: reference counted; the Future copies, the Promise and the executor's queue
 // each hold one reference. Task states carry their callable too, so a submit costs one
-// allocation.
+// allocation. The count and the phase share one atomic word, so an executor can publish
+// a result and drop its reference in one RMW.
 //
 // Phases: pending -> running -> finished, or pending -> cancelled. Exactly one thread
 // wins try_start() and then finishes the state once. The result (value or exception) is
