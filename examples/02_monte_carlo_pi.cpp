@@ -65,13 +65,13 @@ int main(int argc, char** argv) {
   // 50 seeds at a time, so the per-task overhead is paid once per chunk.
   std::vector<unsigned> seeds(static_cast<std::size_t>(sweep_tasks));
   for (std::size_t i = 0; i < seeds.size(); ++i) seeds[i] = static_cast<unsigned>(i);
-  const long small = 10'000;
+  constexpr long kSmallDraws = 10'000;
   start = std::chrono::steady_clock::now();
   inside = 0;
-  for (long h : pool.map([small](unsigned seed) { return hits(small, seed); }, seeds,
+  for (long h : pool.map([](unsigned seed) { return hits(kSmallDraws, seed); }, seeds,
                          concur::MapOptions{.chunksize = 50})) {
     inside += h;
   }
-  report("map, chunksize 50", inside, sweep_tasks * small, seconds_since(start));
+  report("map, chunksize 50", inside, sweep_tasks * kSmallDraws, seconds_since(start));
   return 0;
 }

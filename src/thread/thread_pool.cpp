@@ -69,18 +69,21 @@ class ThreadPoolCore final : public WaitHelper {
   std::size_t workers() const noexcept { return deques_.size(); }
 
   void enqueue(StateBase* task) {
+    if (closed_.load(std::memory_order_acquire)) refuse(task);
     task->owner = this;
-    if (observer_ != nullptr) task->id = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (observer_ != nullptr) {
+      task->id = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+      // Before the push: once queued, the task may start (and end) at once. Only a
+      // submit from outside that races the close can be announced and then refused.
+      observe([&] { observer_->on_submit(task->id); });
+    }
     if (on_own_worker()) {
-      // A task's subtask. One that races shutdown is still run: its worker empties
+      // A task's subtask. One that races the close is still run: its worker empties
       // its own deque before it exits.
-      if (closed_.load(std::memory_order_acquire)) refuse(task);
-      announce(*task);
       deques_[tls_worker_.index].push_back(task);
       wake_if_nobody_looks();
       return;
     }
-    announce(*task);
     switch (inbox_.push(task)) {
       case Inbox::Pushed::closed:
         refuse(task);
@@ -126,10 +129,6 @@ class ThreadPoolCore final : public WaitHelper {
 
  private:
   bool on_own_worker() const noexcept { return tls_worker_.pool == this; }
-
-  void announce(const StateBase& task) noexcept {
-    if (observer_ != nullptr) observe([&] { observer_->on_submit(task.id); });
-  }
 
   [[noreturn]] void refuse(StateBase* task) {
     task->release();

@@ -136,6 +136,31 @@ TEST_P(ThreadPoolStress, RecursiveNestedWaits) {
             test::scaled(1) > 1 ? 17711 : 6765);
 }
 
+// Outside submitters and tasks that submit and await subtasks, all at once: the inbox,
+// the deques, stealing and nested waits interleave.
+TEST_P(ThreadPoolStress, MixedOutsideAndNestedSubmits) {
+  ThreadPool pool(GetParam());
+  constexpr int kSubmitters = 3;
+  const std::size_t per = test::scaled(2'000);
+  std::vector<std::vector<Future<std::size_t>>> results(kSubmitters);
+  std::vector<std::thread> submitters;
+  for (int s = 0; s < kSubmitters; ++s) {
+    submitters.emplace_back([&, s] {
+      for (std::size_t i = 0; i < per; ++i) {
+        results[s].push_back(pool.submit([&pool, i] {
+          auto a = pool.submit([i] { return i; });
+          auto b = pool.submit([i] { return 2 * i; });
+          return a.get() + b.get();
+        }));
+      }
+    });
+  }
+  for (auto& t : submitters) t.join();
+  for (auto& list : results) {
+    for (std::size_t i = 0; i < per; ++i) ASSERT_EQ(list[i].get(), 3 * i);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Workers, ThreadPoolStress, testing::Values(1, 2, 4, 8));
 
 }  // namespace
