@@ -5,10 +5,11 @@
 //   auto f = pool.submit([](int x) { return x * x; }, 7);
 //   for (int y : pool.map(square, inputs)) ...     // lazy, in input order
 //
-// Scheduling: one FIFO queue per worker; a worker runs its own queue, then steals from
-// the others. Submits from outside go round-robin over the queues; submits from a task
-// go to its worker's queue. One idle worker spins briefly (options.idle_spin) before it
-// sleeps, so a burst of tiny tasks is picked up without a wake-up.
+// Scheduling: submits from outside the pool go to a shared lock-free inbox and start
+// roughly in submission order; submits from a task go to its worker's deque and run
+// depth-first (LIFO for that worker), while idle workers steal the oldest. One idle
+// worker spins briefly (options.idle_spin) before it sleeps, so a burst of tiny tasks is
+// picked up without a wake-up. Details: docs/design.md.
 // Nested waits: a task that waits on a future of its own pool runs that task inline if
 // it is still queued, else other queued work: no deadlock, even with one worker.
 //
