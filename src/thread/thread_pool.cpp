@@ -43,7 +43,8 @@ thread_local WorkerContext tls_worker_{};
 // deque, which that worker empties before it exits.
 //
 // Waking: at most one idle worker spins (`spinners_`) and marks the inbox WATCHED
-// while it does. An idle worker that stops spinning announces itself in `sleepers_`,
+// while it does; a worker about to publish a result with nothing queued marks it too
+// (see run()), and every marker clears the mark or takes the inbox. An idle worker that stops spinning announces itself in `sleepers_`,
 // then looks at the inbox and every deque (under their locks) before it sleeps. A
 // submitter publishes its task first and reads `sleepers_` after (seq_cst RMW then load
 // against the sleeper's seq_cst RMW then load; deque pushes are ordered by the deque
