@@ -113,16 +113,13 @@ class ThreadPoolCore final : public WaitHelper {
     if (deques_[self].pop_back_if(&target)) {
       run(&target, self);  // we took the deque's reference with it
     } else if (target.try_start()) {  // still queued elsewhere; skipped when popped
-      invoke(target, self);
-      const std::uint64_t id = target.id;
-      const bool failed = target.error() != nullptr;
-      target.complete();
-      finished(id, self, failed);
+      run_started(target, self, /*owned=*/false, /*top_level=*/false);
     }
   }
 
   bool run_one() noexcept override {
-    StateBase* task = find_work(tls_worker_.index);
+    bool from_inbox = false;
+    StateBase* task = find_work(tls_worker_.index, from_inbox);
     if (task == nullptr) return false;
     run(task, tls_worker_.index);
     return true;
@@ -183,11 +180,6 @@ class ThreadPoolCore final : public WaitHelper {
     pthread_setname_np(pthread_self(), name.c_str());
   }
 
-  StateBase* find_work(std::size_t self) noexcept {
-    bool from_inbox = false;
-    return find_work(self, from_inbox);
-  }
-
   StateBase* find_work(std::size_t self, bool& from_inbox) noexcept {
     if (StateBase* task = deques_[self].pop_back()) return task;
     if (StateBase* batch = inbox_.take_all()) {
@@ -228,34 +220,38 @@ class ThreadPoolCore final : public WaitHelper {
   }
 
   // Runs a task taken from a queue, whose reference we hold; skips one that was
-  // cancelled or claimed inline meanwhile. A top-level run (by the work loop, not by a
-  // waiting task) with nothing queued behind it marks the inbox WATCHED before the
-  // result is published: the waiter may submit again at once, and we are about to look
-  // (without this, that submit wakes a sleeping worker for nothing). Returns whether it
-  // marked the inbox.
+  // cancelled or claimed inline meanwhile. Returns whether it marked the inbox (below).
   bool run(StateBase* task, std::size_t worker, bool top_level = false) noexcept {
     if (!task->try_start()) {
       task->release();
       return false;
     }
-    invoke(*task, worker);
+    return run_started(*task, worker, /*owned=*/true, top_level);
+  }
+
+  // Runs a task whose try_start() we won. `owned`: we hold the queue's reference and
+  // drop it with the result (one RMW). A top-level run (by the work loop, not by a
+  // waiting task) with nothing queued behind it marks the inbox WATCHED before the
+  // result is published: the waiter may submit again at once, and we are about to look
+  // (without this, that submit wakes a sleeping worker for nothing). Returns whether it
+  // marked the inbox.
+  bool run_started(StateBase& task, std::size_t worker, bool owned, bool top_level) noexcept {
+    if (observer_ != nullptr) observe([&] { observer_->on_start(task.id, worker); });
+    {
+      CurrentTaskScope scope(&task);
+      task.invoke();
+    }
     const bool watch = top_level && deques_[worker].approx_size() == 0;
     if (watch) inbox_.watch();
-    const std::uint64_t id = task->id;
-    const bool failed = task->error() != nullptr;  // read before others may see the result
-    task->complete_and_release();
-    finished(id, worker, failed);
-    return watch;
-  }
-
-  void invoke(StateBase& task, std::size_t worker) noexcept {
-    if (observer_ != nullptr) observe([&] { observer_->on_start(task.id, worker); });
-    CurrentTaskScope scope(&task);
-    task.invoke();
-  }
-
-  void finished(std::uint64_t id, std::size_t worker, bool failed) noexcept {
+    const std::uint64_t id = task.id;
+    const bool failed = task.error() != nullptr;  // read before others may see the result
+    if (owned) {
+      task.complete_and_release();
+    } else {
+      task.complete();
+    }
     if (observer_ != nullptr) observe([&] { observer_->on_finish(id, worker, failed); });
+    return watch;
   }
 
   bool any_queued() const noexcept {

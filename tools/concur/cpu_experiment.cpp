@@ -18,27 +18,37 @@ std::mt19937_64 stream(std::uint64_t seed, std::uint64_t task) {
   return std::mt19937_64(seq);
 }
 
+// The lecture's hits(n), one stream per (seed, task); `after_draw(k)` runs after the
+// k-th draw (the emulated GIL uses it; plain hits() passes a no-op the compiler removes).
+template <class AfterDraw>
+std::int64_t count_hits(std::int64_t draws, std::uint64_t seed, std::uint64_t task,
+                        AfterDraw after_draw) {
+  auto rng = stream(seed, task);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::int64_t inside = 0;
+  for (std::int64_t i = 1; i <= draws; ++i) {
+    const double x = unit(rng), y = unit(rng);
+    inside += x * x + y * y <= 1.0 ? 1 : 0;
+    after_draw(i);
+  }
+  return inside;
+}
+
 // CPython's global interpreter lock, emulated: a task must hold it to compute and
 // releases it every `interval` draws (CPython's switch interval), so threads take turns
-// instead of running in parallel.
+// instead of running in parallel. The work is the same loop as hits().
 class EmulatedGil {
  public:
   std::int64_t hits(std::int64_t draws, std::uint64_t seed, std::uint64_t task,
                     std::int64_t interval) {
-    auto rng = stream(seed, task);
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    std::int64_t inside = 0;
     std::unique_lock lock(mutex_);
-    for (std::int64_t i = 0; i < draws; ++i) {
-      const double x = unit(rng), y = unit(rng);
-      inside += x * x + y * y <= 1.0 ? 1 : 0;
-      if ((i + 1) % interval == 0) {  // the switch interval: let another thread in
+    return count_hits(draws, seed, task, [&](std::int64_t done) {
+      if (done % interval == 0) {  // the switch interval: let another thread in
         lock.unlock();
         std::this_thread::yield();
         lock.lock();
       }
-    }
-    return inside;
+    });
   }
 
  private:
@@ -69,14 +79,7 @@ Measurement measure(std::string mode, std::size_t workers, const CpuExperimentCo
 }  // namespace
 
 std::int64_t hits(std::int64_t draws, std::uint64_t seed, std::uint64_t task) {
-  auto rng = stream(seed, task);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  std::int64_t inside = 0;
-  for (std::int64_t i = 0; i < draws; ++i) {
-    const double x = unit(rng), y = unit(rng);
-    inside += x * x + y * y <= 1.0 ? 1 : 0;
-  }
-  return inside;
+  return count_hits(draws, seed, task, [](std::int64_t) {});
 }
 
 std::vector<Measurement> run_cpu_experiment(const CpuExperimentConfig& config) {

@@ -120,10 +120,6 @@ class CONCUR_EXPORT StateBase {
   // complete(), then release() of the caller's reference, in one RMW when nobody waits
   // asleep or registered a callback (the common case of a task run by an executor).
   void complete_and_release() noexcept;
-  void run() noexcept {
-    invoke();
-    complete();
-  }
 
   // Executors' bookkeeping. `owner` is the executor whose queue holds the state (for
   // inline runs), `next` the intrusive link of that queue (guarded by it), `id` the
