@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev   # build; clang for -Wthread-safety and TSAN
   libgtest-dev libgmock-dev libbenchmark-dev        # tests and benchmarks
   libtbb-dev python3                                # benchmark peers (oneTBB, Python's executors)
+  libcereal-dev                                     # ProcessPool: arguments and results
   libcli11-dev libfmt-dev nlohmann-json3-dev        # the concur CLI
 )
 

@@ -11,6 +11,8 @@
 #include <concur/core/unhandled_exception.hpp>
 #include <concur/core/wait.hpp>
 #include <concur/errors.hpp>
+#include <concur/process/process_pool.hpp>
+#include <concur/process/worker_entry.hpp>
 #include <concur/profile/parallelism_probe.hpp>
 #include <concur/thread/blocking_queue.hpp>
 #include <concur/thread/thread_pool.hpp>

@@ -54,7 +54,8 @@ bool StateBase::cancel() noexcept {
     }
   }
   if ((s & kPhaseMask) == kRunning) {
-    word_.fetch_or(kStopRequested, std::memory_order_relaxed);
+    const std::uint64_t before = word_.fetch_or(kStopRequested, std::memory_order_acq_rel);
+    if ((before & (kStopRequested | kPhaseMask)) == kRunning) on_stop_requested();
     return false;
   }
   return (s & kPhaseMask) == kCancelled;

@@ -1,4 +1,4 @@
-// Test helpers: resource-leak checks and scaling of loop counts.
+// Test helpers: resource-leak checks (fds, threads, child processes, /dev/shm) and scaling of loop counts.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -26,6 +27,21 @@ inline std::size_t count_entries(const char* path) {
 
 inline std::size_t open_fds() { return count_entries("/proc/self/fd") - 1; }  // minus the DIR
 inline std::size_t live_threads() { return count_entries("/proc/self/task"); }
+inline std::size_t shm_entries() { return count_entries("/dev/shm"); }
+
+// Child processes of this process, zombies included (/proc/self/task/*/children).
+inline std::size_t child_processes() {
+  std::size_t n = 0;
+  if (DIR* dir = opendir("/proc/self/task")) {
+    while (dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      std::ifstream children(std::string("/proc/self/task/") + entry->d_name + "/children");
+      for (std::string pid; children >> pid;) ++n;
+    }
+    closedir(dir);
+  }
+  return n;
+}
 
 // Records the fds and threads of the process on construction and checks, when
 // destroyed, that no more are left (declare it before the object under test).
@@ -37,15 +53,21 @@ class NoLeaks {
     std::thread([] {}).join();
     fds_ = open_fds();
     threads_ = live_threads();
+    children_ = child_processes();
+    shm_ = shm_entries();
   }
   ~NoLeaks() {
     EXPECT_EQ(open_fds(), fds_) << "file descriptors leaked";
     EXPECT_EQ(live_threads(), threads_) << "threads leaked";
+    EXPECT_EQ(child_processes(), children_) << "child processes left (running or unreaped)";
+    EXPECT_EQ(shm_entries(), shm_) << "/dev/shm entries left";
   }
 
  private:
   std::size_t fds_;
   std::size_t threads_;
+  std::size_t children_;
+  std::size_t shm_;
 };
 
 // Loop counts of stress tests, multiplied by CONCUR_STRESS_SCALE (default 1; may be a

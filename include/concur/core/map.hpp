@@ -202,20 +202,28 @@ class MapResults {
   bool stopped_ = false;
 };
 
+// A map whose chunks are run by `submit_chunk(std::vector<In>) -> Future<MapChunk<Out>>`.
+template <class In, class Out, std::ranges::input_range R, class SubmitChunk>
+auto make_chunked_map(R&& inputs, SubmitChunk submit_chunk, MapOptions options,
+                      std::size_t default_in_flight) {
+  using Input = std::conditional_t<std::is_lvalue_reference_v<R>, R, std::remove_cvref_t<R>>;
+  check_map_options(options);
+  return MapResults<In, Out, Input, SubmitChunk>(std::forward<R>(inputs), std::move(submit_chunk),
+                                                 options, default_in_flight);
+}
+
 // Builds an executor's map: `submit(callable) -> Future` runs a chunk on the executor.
 template <class F, std::ranges::input_range R, class Submit>
 auto make_map(F f, R&& inputs, MapOptions options, std::size_t default_in_flight,
               Submit submit) {
   using In = std::ranges::range_value_t<R>;
   using Out = MapResult<F, In>;
-  using Input = std::conditional_t<std::is_lvalue_reference_v<R>, R, std::remove_cvref_t<R>>;
-  check_map_options(options);
   auto fn = std::make_shared<F>(std::move(f));
   auto submit_chunk = [fn, submit = std::move(submit)](std::vector<In> chunk) {
     return submit([fn, chunk = std::move(chunk)]() mutable { return run_chunk(*fn, chunk); });
   };
-  return MapResults<In, Out, Input, decltype(submit_chunk)>(
-      std::forward<R>(inputs), std::move(submit_chunk), options, default_in_flight);
+  return make_chunked_map<In, Out>(std::forward<R>(inputs), std::move(submit_chunk), options,
+                                   default_in_flight);
 }
 
 }  // namespace detail

@@ -18,6 +18,9 @@ class Observer {
   // `worker` is the worker's index in its executor, 0 .. workers()-1.
   virtual void on_worker_start(std::size_t /*worker*/) {}
   virtual void on_worker_stop(std::size_t /*worker*/) {}
+  // A process pool's worker `worker` is now the process `pid`: at start and after each
+  // replacement.
+  virtual void on_worker_process(std::size_t /*worker*/, int /*pid*/) {}
   // `task` numbers the executor's tasks from 1 in submission order.
   virtual void on_submit(std::uint64_t /*task*/) {}
   virtual void on_start(std::uint64_t /*task*/, std::size_t /*worker*/) {}

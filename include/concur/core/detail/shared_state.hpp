@@ -113,6 +113,9 @@ class CONCUR_EXPORT StateBase {
   // Precondition: try_start() returned true.
   virtual void invoke() noexcept {}
   void complete() noexcept { finish(); }
+  // Called once, on the requesting thread, when a running task first gets a stop
+  // request (cancel()); a process pool stops the worker that runs it.
+  virtual void on_stop_requested() noexcept {}
   // Finishes a started task with `error` without running it (a broken executor).
   virtual void fail_unrun(std::exception_ptr error) noexcept {
     finish_with_exception(std::move(error));

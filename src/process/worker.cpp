@@ -1,0 +1,285 @@
+#include "worker.hpp"
+
+#include "posix.hpp"
+
+#include <concur/core/detail/cpu_relax.hpp>
+#include <concur/process/detail/remote_call.hpp>
+
+#include <cxxabi.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio_ext.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+#include <memory>
+#include <optional>
+#include <typeinfo>
+
+namespace concur {
+inline namespace v0 {
+namespace detail {
+
+std::string exception_type_name(const std::exception_ptr& error) {
+  const std::type_info* type = nullptr;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    type = &typeid(e);  // the dynamic type
+  } catch (...) {
+    type = abi::__cxa_current_exception_type();
+  }
+  if (type == nullptr) return "unknown exception";
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> name(
+      abi::__cxa_demangle(type->name(), nullptr, nullptr, &status), &std::free);
+  return status == 0 && name ? std::string(name.get()) : std::string(type->name());
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A result frame's body after its kind: id (8 bytes), status, retiring.
+constexpr std::size_t kResultFields = sizeof(std::uint64_t) + 2;
+
+// Reads whole frames from a blocking channel, polling it for a while first when asked.
+class FrameReader {
+ public:
+  FrameReader(int fd, std::uint64_t max_frame) : fd_(fd), max_frame_(max_frame) {}
+  void set_limits(std::uint64_t max_frame, std::chrono::nanoseconds spin) {
+    max_frame_ = max_frame;
+    spin_ = spin;
+  }
+
+  // The next frame's body, valid until the next call; nullopt at end-of-file between
+  // frames. Throws SerializationError for an oversized or truncated frame.
+  std::optional<std::string_view> next() {
+    if (!fill(kFrameHeader, true)) {
+      if (size_ == pos_) return std::nullopt;
+      throw SerializationError("concur worker: the channel closed inside a frame header");
+    }
+    const std::uint64_t length = read_frame_length(buffer_.data() + pos_);
+    if (length == 0 || length > max_frame_) {
+      throw SerializationError("concur worker: a frame of " + std::to_string(length) +
+                               " bytes (the limit is " + std::to_string(max_frame_) + ")");
+    }
+    if (!fill(kFrameHeader + length, false)) {
+      throw SerializationError("concur worker: the channel closed inside a frame");
+    }
+    const std::string_view body(buffer_.data() + pos_ + kFrameHeader, length);
+    pos_ += kFrameHeader + length;
+    return body;
+  }
+
+ private:
+  // Until `size` bytes from pos_ are buffered; false at end-of-file.
+  bool fill(std::size_t size, bool may_spin) {
+    const auto spin_until = Clock::now() + spin_;
+    while (size_ - pos_ < size) {
+      if (pos_ > 0) {  // keep the partial frame at the front
+        std::memmove(buffer_.data(), buffer_.data() + pos_, size_ - pos_);
+        size_ -= pos_;
+        pos_ = 0;
+      }
+      if (buffer_.size() < std::max<std::size_t>(size, 65536)) {
+        buffer_.resize(std::max<std::size_t>(size, 65536));
+      }
+      ssize_t n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, MSG_DONTWAIT);
+      if (n < 0 && errno == EAGAIN) {
+        if (may_spin && Clock::now() < spin_until) {
+          ::sched_yield();
+          continue;
+        }
+        n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, 0);
+      }
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("worker: read from the channel");
+      }
+      if (n == 0) return false;
+      size_ += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  int fd_;
+  std::uint64_t max_frame_;
+  std::chrono::nanoseconds spin_{0};
+  std::vector<char> buffer_;
+  std::size_t size_ = 0;  // bytes buffered
+  std::size_t pos_ = 0;   // start of the next frame
+};
+
+[[noreturn]] void leave(int status) noexcept {
+  std::fflush(nullptr);
+  ::_exit(status);
+}
+
+void send_or_exit(int fd, const std::string& frame) noexcept {
+  if (!write_all(fd, frame)) leave(0);  // the parent is gone
+}
+
+template <class... Fields>
+std::string make_frame(FrameKind kind, const Fields&... fields) {
+  std::string frame;
+  const std::size_t start = begin_frame(frame, kind);
+  if constexpr (sizeof...(Fields) > 0) {
+    Encoder encoder(frame);
+    encoder.archive()(fields...);
+  }
+  finish_frame(frame, start);
+  return frame;
+}
+
+void apply_config(const WorkerConfig& config) {
+  ::prctl(PR_SET_NAME, config.name.substr(0, 15).c_str());
+  for (const auto& [name, value] : config.environment) ::setenv(name.c_str(), value.c_str(), 1);
+}
+
+// Runs one task frame; appends its result frame to `out`. True when this worker should
+// retire after sending it.
+bool run_task(std::string_view body, std::string& out, const WorkerConfig& config,
+              std::uint64_t& tasks_done) {
+  Decoder decoder(body.substr(1));
+  std::uint64_t id = 0;
+  const std::size_t start = begin_frame(out, FrameKind::result);
+  const std::size_t header = out.size();
+  ResultStatus status = ResultStatus::value;
+  CallStage stage = CallStage::decoding;
+  std::string type, message;
+  try {
+    FunctionLocation entry;
+    decoder.archive()(id, entry.module, entry.offset);
+    auto* run = resolve_function<RemoteEntry>(entry);
+    out.append(kResultFields, '\0');  // written below
+    Encoder encoder(out);
+    RemoteCall call{decoder.archive(), encoder.archive()};
+    try {
+      run(call);
+    } catch (...) {
+      stage = call.stage;
+      throw;
+    }
+    stage = call.stage;
+    if (decoder.consumed() + 1 != body.size()) {
+      stage = CallStage::decoding;
+      throw SerializationError("concur worker: the task frame has " +
+                               std::to_string(body.size() - 1 - decoder.consumed()) +
+                               " bytes its entry did not read");
+    }
+  } catch (...) {
+    const std::exception_ptr error = std::current_exception();
+    status = stage == CallStage::running ? ResultStatus::raised : ResultStatus::serialization;
+    type = exception_type_name(error);
+    message = describe(error);
+  }
+  if (status == ResultStatus::value && out.size() - start - kFrameHeader > config.max_frame) {
+    status = ResultStatus::serialization;
+    message = "the result takes " + std::to_string(out.size() - header) +
+              " bytes, more than max_frame_bytes (" + std::to_string(config.max_frame) + ")";
+  }
+  ++tasks_done;
+  const bool retiring =
+      (config.max_tasks != 0 && tasks_done >= config.max_tasks) ||
+      (config.max_memory != 0 && resident_bytes() > config.max_memory);
+  if (status != ResultStatus::value) {
+    out.resize(header);
+    out.append(kResultFields, '\0');
+    Encoder encoder(out);
+    if (status == ResultStatus::raised) encoder.archive()(type, message);
+    if (status == ResultStatus::serialization) encoder.archive()(message);
+  }
+  // The fields as cereal's binary archive writes them: raw host-order bytes.
+  char* fields = out.data() + header;
+  std::memcpy(fields, &id, sizeof id);
+  fields[sizeof id] = static_cast<char>(status);
+  fields[sizeof id + 1] = static_cast<char>(retiring);
+  finish_frame(out, start);
+  return retiring;
+}
+
+}  // namespace
+
+void run_worker(int channel) noexcept {
+  try {
+    send_or_exit(channel, make_frame(FrameKind::hello, static_cast<std::int32_t>(::getpid())));
+    FrameReader reader(channel, 1 << 20);
+    WorkerConfig config;
+    {
+      const auto body = reader.next();
+      if (!body) leave(0);
+      if (static_cast<FrameKind>((*body)[0]) != FrameKind::config) {
+        throw SerializationError("concur worker: the first frame is not a config");
+      }
+      Decoder decoder(body->substr(1));
+      decoder.archive()(config);
+    }
+    reader.set_limits(config.max_frame, std::chrono::nanoseconds(config.spin_ns));
+    apply_config(config);
+    if (config.has_initializer) {
+      try {
+        resolve_function<void (*)()>({config.initializer_module, config.initializer_offset})();
+      } catch (...) {
+        const std::exception_ptr error = std::current_exception();
+        send_or_exit(channel, make_frame(FrameKind::init_failed, exception_type_name(error),
+                                         describe(error)));
+        leave(0);
+      }
+    }
+    send_or_exit(channel, make_frame(FrameKind::ready));
+    std::uint64_t tasks_done = 0;
+    std::string out;
+    while (const auto body = reader.next()) {
+      if (static_cast<FrameKind>((*body)[0]) != FrameKind::task) {
+        throw SerializationError("concur worker: expected a task frame, got kind " +
+                                 std::to_string(static_cast<int>((*body)[0])));
+      }
+      out.clear();
+      const bool retiring = run_task(*body, out, config, tasks_done);
+      std::fflush(stdout);
+      send_or_exit(channel, out);
+      if (retiring) leave(0);
+    }
+    leave(0);
+  } catch (...) {
+    const std::string message = describe(std::current_exception());
+    (void)write_all(channel, make_frame(FrameKind::protocol_error, message));
+    leave(kProtocolExit);
+  }
+}
+
+void discard_inherited_output() noexcept {
+  // What the parent had buffered is the parent's to print, not a copy for every child.
+  __fpurge(stdout);
+  __fpurge(stderr);
+}
+
+void become_worker(int channel, int stderr_write, pid_t parent) noexcept {
+  discard_inherited_output();
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(0);  // the parent died before the line above
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGINT, SIG_IGN);
+  const int high_channel = ::fcntl(channel, F_DUPFD, 10);
+  const int high_stderr = ::fcntl(stderr_write, F_DUPFD, 10);
+  if (high_channel < 0 || high_stderr < 0 || ::dup2(high_stderr, 2) < 0 ||
+      ::dup2(high_channel, kWorkerChannelFd) < 0) {
+    ::_exit(kProtocolExit);
+  }
+  ::close_range(kWorkerChannelFd + 1, ~0U, 0);
+  run_worker(kWorkerChannelFd);
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace concur
