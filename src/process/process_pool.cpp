@@ -43,6 +43,8 @@ constexpr auto kShortTask = std::chrono::microseconds(100);
 // How long the manager and an idle worker poll before they block: a round trip then
 // pays no wake-up (8-23 us on the machines we measured).
 constexpr auto kSpin = std::chrono::microseconds(50);
+// Deaths before `ready` in a row that break the pool.
+constexpr unsigned kStartAttempts = 3;
 // The tail of a worker's stderr kept for WorkerDied.
 constexpr std::size_t kStderrTail = 2048;
 
@@ -84,6 +86,7 @@ struct Slot {
   std::uint32_t generation = 0;
   Phase phase = Phase::empty;
   bool was_ready = false;  // reached `ready` (else a death is a start-up failure)
+  unsigned start_failures = 0;  // deaths before `ready` in a row
   bool hello = false;
   bool eof = false;           // the worker's side of the channel is closed
   bool write_closed = false;  // ours is shut for writing (the pool closes)
@@ -300,7 +303,10 @@ void ProcessPoolCore::flush_locked(Slot& slot) {
       const std::size_t skip = count == 0 ? slot.out_offset : 0;
       parts[count] = {const_cast<char*>(it->data() + skip), it->size() - skip};
     }
-    const ssize_t n = ::writev(slot.channel.get(), parts.data(), static_cast<int>(count));
+    msghdr message{};
+    message.msg_iov = parts.data();
+    message.msg_iovlen = count;
+    const ssize_t n = ::sendmsg(slot.channel.get(), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) break;
@@ -647,9 +653,8 @@ void ProcessPoolCore::process_frame(Slot& slot, std::string_view body, std::vect
           std::lock_guard lock(mutex_);
           slot.start_deadline.reset();
           if (slot.phase == Slot::Phase::starting) slot.phase = Slot::Phase::ready;
-          if (!slot.was_ready) {
-            slot.was_ready = true;
-          }
+          slot.was_ready = true;
+          slot.start_failures = 0;
           dispatch_locked();
         }
         notify([&](Observer& o) { o.on_worker_process(slot.index, slot.pid); });
@@ -809,10 +814,13 @@ void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<
     }
   }
   slot.in_flight.clear();
-  if (!slot.was_ready && !closed_) {
+  // A worker that dies before it is ready may have been killed from outside (the OOM
+  // killer); one that does so kStartAttempts times in a row has a broken start-up.
+  if (!slot.was_ready && !closed_ && ++slot.start_failures >= kStartAttempts) {
     const std::size_t cut = slot.stderr_tail.size() > kStderrTail ? slot.stderr_tail.size() - kStderrTail : 0;
     const WorkerDied died(slot.pid, status.signal, status.exit_code, slot.stderr_tail.substr(cut));
-    break_locked(std::string("concur::ProcessPool: a worker died before it was ready") +
+    break_locked(std::string("concur::ProcessPool: workers died before they were ready ") +
+                     std::to_string(kStartAttempts) + " times in a row" +
                      (options_.initializer != nullptr ? " (in its initializer)" : "") + ": " +
                      died.what(),
                  done);

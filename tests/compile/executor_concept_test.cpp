@@ -2,6 +2,7 @@
 // only keeps ctest honest about the binary having been built.
 #include <concur/core/executor.hpp>
 
+#include <concur/process/process_pool.hpp>
 #include <concur/thread/thread_pool.hpp>
 
 #include <gtest/gtest.h>
@@ -14,6 +15,20 @@ namespace concur {
 namespace {
 
 static_assert(Executor<ThreadPool>);
+static_assert(Executor<ProcessPool>);
+static_assert(!std::is_copy_constructible_v<ProcessPool>);
+
+// What can run in a worker process: functions, captureless lambdas, serializable
+// function objects; a capturing lambda cannot travel.
+static_assert(detail::remote_callable<int (*)(int)>);
+static_assert(detail::remote_callable<decltype([](int x) { return x; })>);
+inline int captured = 0;
+static_assert(!detail::remote_callable<decltype([&c = captured](int x) { return x + c; })>);
+// What can travel: serializable or trivially copyable values, never pointers.
+static_assert(detail::transportable<std::vector<std::string>>);
+static_assert(detail::transportable<std::pair<int, double>>);
+static_assert(!detail::transportable<int*>);
+static_assert(!detail::transportable<std::unique_ptr<int>>);
 static_assert(!Executor<int>);
 static_assert(!std::is_copy_constructible_v<ThreadPool>);
 

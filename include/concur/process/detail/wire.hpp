@@ -132,7 +132,8 @@ inline constexpr bool bytewise_transportable =
 
 template <class T>
 inline constexpr bool transportable =
-    std::is_void_v<T> || cereal_serializable<T> || bytewise_transportable<T>;
+    std::is_void_v<T> || (!std::is_pointer_v<T> && !std::is_reference_v<T> &&
+                          (cereal_serializable<T> || bytewise_transportable<T>));
 
 // Instantiated per argument and result type so that the compiler's error names the type.
 template <class T>
