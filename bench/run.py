@@ -23,8 +23,14 @@ PAIRS = [
     ("idle round trip", "BM_ThreadPool_RoundTrip", "BM_StdAsync_RoundTrip"),
     ("fib(30)", "BM_ThreadPool_Fib30", "BM_TBB_TaskGroup_Fib30"),
     ("fib(30)", "BM_ThreadPool_Fib30", "BM_Sequential_Fib30"),
+    ("process start->result", "BM_ProcessPool_StartToFirstResult", "PY_ProcessPool_StartToFirstResult"),
+    ("process round trip", "BM_ProcessPool_RoundTrip", "PY_ProcessPool_RoundTrip"),
+    ("process tiny task", "BM_ProcessPool_Unbatched100k", "PY_ProcessPool_Unbatched"),
+    ("process map chunk 1000", "BM_ProcessPool_Map100kChunk1000", "PY_ProcessPool_Map100kChunk1000"),
+    ("process crash->usable", "BM_ProcessPool_CrashToUsablePool", "PY_ProcessPool_CrashToUsablePool"),
 ]
-BINARIES = ["bench/thread_pool_bench"]
+BINARIES = ["bench/thread_pool_bench", "bench/process_pool_bench"]
+PYTHON_PEERS = ["bench/process/python_peer.py"]
 
 
 def per_item_ns(row):
@@ -40,6 +46,8 @@ def run(binary, repetitions, bench_filter):
            "--benchmark_report_aggregates_only=true", f"--benchmark_filter={bench_filter}"]
     print("$", " ".join(cmd), file=sys.stderr)
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    if not out.strip():  # the filter matched none of this binary's benchmarks
+        return {"benchmarks": [], "context": {"parallelism": "nan"}}
     return json.loads(out)
 
 
@@ -61,6 +69,15 @@ def main():
         for row in report["benchmarks"]:
             if row.get("aggregate_name") == "median":
                 medians[row["run_name"].removesuffix("/real_time")] = per_item_ns(row)
+
+    source = pathlib.Path(__file__).resolve().parent.parent
+    for script in PYTHON_PEERS:
+        if args.filter != "." and "Process" not in args.filter:
+            break
+        print("$ python3", script, file=sys.stderr)
+        out = subprocess.run([sys.executable, str(source / script), str(args.repetitions)],
+                             check=True, stdout=subprocess.PIPE, text=True).stdout
+        medians.update(json.loads(out))
 
     print(f"\n{'benchmark (median)':<34} {'ns per item':>14}")
     for name, ns in medians.items():

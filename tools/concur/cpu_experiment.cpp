@@ -1,5 +1,6 @@
 #include "cpu_experiment.hpp"
 
+#include <concur/process/process_pool.hpp>
 #include <concur/thread/thread_pool.hpp>
 
 #include <algorithm>
@@ -112,6 +113,31 @@ std::vector<Measurement> run_cpu_experiment(const CpuExperimentConfig& config) {
       return gil.hits(config.draws_per_task, kSeed, t, config.gil_switch_interval);
     });
   }));
+
+  // Worker processes: no shared interpreter state, so no GIL in Python either.
+  const auto pool_start = Clock::now();
+  ProcessPool processes(workers);
+  processes.submit(hits, std::int64_t{1}, kSeed, std::uint64_t{0}).get();
+  const double start_seconds = std::chrono::duration<double>(Clock::now() - pool_start).count();
+  results.push_back(measure("ProcessPool", workers, config, [&] {
+    std::vector<Future<std::int64_t>> futures;
+    for (std::uint64_t t = 0; t < tasks; ++t) {
+      futures.push_back(processes.submit(hits, config.draws_per_task, kSeed, t));
+    }
+    std::int64_t inside = 0;
+    for (auto& f : futures) inside += f.get();
+    return inside;
+  }));
+  constexpr int kRoundTrips = 200;
+  std::vector<double> trips;
+  for (int i = 0; i < kRoundTrips; ++i) {
+    const auto start = Clock::now();
+    processes.submit(hits, std::int64_t{1}, kSeed, std::uint64_t{0}).get();
+    trips.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::sort(trips.begin(), trips.end());
+  results.back().process_start_seconds = start_seconds;
+  results.back().process_round_trip_seconds = trips[trips.size() / 2];
 
   for (auto& m : results) m.speedup = results.front().seconds / m.seconds;
   return results;

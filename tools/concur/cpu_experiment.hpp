@@ -1,5 +1,6 @@
 // The lecture's CPU-bound experiment: Monte Carlo estimates of pi, split into tasks,
-// run sequentially, on a ThreadPool, and on a ThreadPool under an emulated GIL.
+// run sequentially, on a ThreadPool, on a ThreadPool under an emulated GIL, and on a
+// ProcessPool.
 #pragma once
 
 #include <cstdint>
@@ -17,12 +18,15 @@ struct CpuExperimentConfig {
 };
 
 struct Measurement {
-  std::string mode;       // "sequential", "ThreadPool", "ThreadPool + emulated GIL"
+  std::string mode;       // "sequential", "ThreadPool", "ThreadPool + emulated GIL", "ProcessPool"
   std::size_t workers = 1;
   double seconds = 0;     // median wall time
   double draws_per_second = 0;
   double speedup = 0;     // sequential seconds / these seconds
   double pi = 0;          // the estimate, to show the work is real
+  // ProcessPool only: construction to the first result, and a median submit().get().
+  double process_start_seconds = 0;
+  double process_round_trip_seconds = 0;
 };
 
 // Points of `draws` uniform draws in the unit square that fall in the quarter circle;

@@ -65,6 +65,10 @@ nlohmann::json to_json(const CpuExperimentConfig& config, const std::vector<Meas
                     {"draws_per_second", m.draws_per_second},
                     {"speedup", m.speedup},
                     {"pi", m.pi}});
+    if (m.process_start_seconds > 0) {
+      rows.back()["process_start_seconds"] = m.process_start_seconds;
+      rows.back()["process_round_trip_seconds"] = m.process_round_trip_seconds;
+    }
   }
   return {{"tasks", config.tasks},
           {"draws_per_task", config.draws_per_task},

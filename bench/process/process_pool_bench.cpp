@@ -1,0 +1,97 @@
+// ProcessPool benchmarks; bench/process/python_peer.py measures the same workloads with
+// Python's ProcessPoolExecutor and bench/run.py prints the ratios.
+#include <concur/process/process_pool.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void noop() {}
+int square(int x) { return x * x; }
+int die() {
+  ::raise(SIGKILL);
+  return 0;
+}
+
+// Pool construction to the first result, 2 workers.
+void BM_ProcessPool_StartToFirstResult(benchmark::State& state) {
+  for (auto _ : state) {
+    concur::ProcessPool pool(2);
+    pool.submit(noop).get();
+    state.PauseTiming();
+    pool.shutdown();
+    state.ResumeTiming();
+  }
+}
+BENCHMARK(BM_ProcessPool_StartToFirstResult)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// submit(noop).get() on an idle pool; the counter p99_us is the 99th percentile.
+void BM_ProcessPool_RoundTrip(benchmark::State& state) {
+  concur::ProcessPool pool(2);
+  pool.submit(noop).get();
+  std::vector<double> samples;
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    pool.submit(noop).get();
+    samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  std::sort(samples.begin(), samples.end());
+  state.counters["p99_us"] = samples[samples.size() * 99 / 100];
+}
+BENCHMARK(BM_ProcessPool_RoundTrip)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// 100,000 tiny tasks, each its own submit, then all results.
+void BM_ProcessPool_Unbatched100k(benchmark::State& state) {
+  concur::ProcessPool pool(2);
+  pool.submit(noop).get();
+  constexpr int kTasks = 100'000;
+  for (auto _ : state) {
+    std::vector<concur::Future<int>> futures;
+    futures.reserve(kTasks);
+    for (int i = 0; i < kTasks; ++i) futures.push_back(pool.submit(square, i));
+    for (auto& f : futures) benchmark::DoNotOptimize(f.get());
+  }
+  state.SetItemsProcessed(state.iterations() * kTasks);
+}
+BENCHMARK(BM_ProcessPool_Unbatched100k)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The same 100,000 items through map with chunksize 1000.
+void BM_ProcessPool_Map100kChunk1000(benchmark::State& state) {
+  concur::ProcessPool pool(2);
+  pool.submit(noop).get();
+  std::vector<int> inputs(100'000);
+  std::iota(inputs.begin(), inputs.end(), 0);
+  for (auto _ : state) {
+    long sum = 0;
+    for (int y : pool.map(square, inputs, {.chunksize = 1000})) sum += y;
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(inputs.size()));
+}
+BENCHMARK(BM_ProcessPool_Map100kChunk1000)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// A worker dies in a task; time until the pool has answered the next task.
+void BM_ProcessPool_CrashToUsablePool(benchmark::State& state) {
+  concur::ProcessPool pool(2);
+  pool.submit(noop).get();
+  for (auto _ : state) {
+    try {
+      pool.submit(die).get();
+    } catch (const concur::WorkerDied&) {
+    }
+    pool.submit(noop).get();
+  }
+}
+BENCHMARK(BM_ProcessPool_CrashToUsablePool)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace
