@@ -267,11 +267,16 @@ void ProcessPoolCore::enqueue(ProcessTaskBase* task) {
 }
 
 void ProcessPoolCore::dispatch_locked() {
+  // While a worker is still starting, send nothing ahead: it takes the queue when ready
+  // (a task sent ahead cannot move to it).
+  bool all_ready = true;
+  for (const Slot& slot : slots_) all_ready = all_ready && slot.phase == Slot::Phase::ready;
   while (!queue_.empty()) {
     Slot* best = nullptr;
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       Slot& slot = slots_[(round_robin_ + i) % slots_.size()];
-      const std::size_t depth = slot.mean_task < kShortTask ? kDeepPrefetch : kPrefetch;
+      const std::size_t depth =
+          !all_ready ? 1 : slot.mean_task < kShortTask ? kDeepPrefetch : kPrefetch;
       if (slot.phase != Slot::Phase::ready || slot.in_flight.size() >= depth) continue;
       if (options_.max_tasks_per_child != 0 && slot.sent >= options_.max_tasks_per_child) continue;
       if (best == nullptr || slot.in_flight.size() < best->in_flight.size()) best = &slot;
