@@ -91,6 +91,7 @@ struct Slot {
   bool eof = false;           // the worker's side of the channel is closed
   bool write_closed = false;  // ours is shut for writing (the pool closes)
   pid_t pid = -1;
+  std::string where;  // "worker process <pid>", for error messages
   Fd channel, stderr_read, pidfd;
 
   // Read side (manager thread only).
@@ -166,8 +167,10 @@ class ProcessPoolCore final : public StopSink {
   void finish(std::vector<Done>& done) noexcept;
   template <class Event>
   void notify(Event&& event) noexcept;
-  std::string where(const Slot& slot) const {
-    return "worker process " + std::to_string(slot.pid);
+  static const std::string& where(const Slot& slot) { return slot.where; }
+  static std::string stderr_tail(const Slot& slot) {
+    const std::size_t size = slot.stderr_tail.size();
+    return slot.stderr_tail.substr(size > kStderrTail ? size - kStderrTail : 0);
   }
 
   const ProcessPoolOptions options_;
@@ -357,16 +360,11 @@ void ProcessPoolCore::shutdown(ShutdownOptions options) {
   {
     std::lock_guard lock(mutex_);
     closed_ = true;
-    if (options.cancel_futures) {
-      for (ProcessTaskBase* task : queue_) {
-        if (!task->started && task->state().cancel()) {
-          cancelled.push_back(task);
-        } else {
-          queue_.push_front(nullptr);  // placeholder, removed below
-        }
-      }
+    if (options.cancel_futures) {  // only what was never sent: a sent task has started
       std::erase_if(queue_, [&](ProcessTaskBase* task) {
-        return task == nullptr || std::find(cancelled.begin(), cancelled.end(), task) != cancelled.end();
+        if (task->started || !task->state().cancel()) return false;
+        cancelled.push_back(task);
+        return true;
       });
     }
   }
@@ -549,6 +547,7 @@ void ProcessPoolCore::launch(Slot& slot, std::vector<Done>& done) {
 void ProcessPoolCore::adopt(LaunchedWorker worker) {
   Slot& slot = slots_[worker.index];
   slot.pid = worker.pid;
+  slot.where = "worker process " + std::to_string(worker.pid);
   slot.channel = std::move(worker.channel);
   slot.stderr_read = std::move(worker.stderr_read);
   slot.pidfd = std::move(worker.pidfd);
@@ -811,10 +810,9 @@ void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<
       ++task->attempts;
       unstarted.push_back(task);
     } else {
-      const std::size_t cut = slot.stderr_tail.size() > kStderrTail ? slot.stderr_tail.size() - kStderrTail : 0;
       done.push_back({task, slot.index,
                       std::make_exception_ptr(WorkerDied(slot.pid, status.signal, status.exit_code,
-                                                         slot.stderr_tail.substr(cut))),
+                                                         stderr_tail(slot))),
                       Done::publish});
     }
   }
@@ -822,8 +820,7 @@ void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<
   // A worker that dies before it is ready may have been killed from outside (the OOM
   // killer); one that does so kStartAttempts times in a row has a broken start-up.
   if (!slot.was_ready && !closed_ && ++slot.start_failures >= kStartAttempts) {
-    const std::size_t cut = slot.stderr_tail.size() > kStderrTail ? slot.stderr_tail.size() - kStderrTail : 0;
-    const WorkerDied died(slot.pid, status.signal, status.exit_code, slot.stderr_tail.substr(cut));
+    const WorkerDied died(slot.pid, status.signal, status.exit_code, stderr_tail(slot));
     break_locked(std::string("concur::ProcessPool: workers died before they were ready ") +
                      std::to_string(kStartAttempts) + " times in a row" +
                      (options_.initializer != nullptr ? " (in its initializer)" : "") + ": " +

@@ -2,6 +2,7 @@
 // Faults (crashes, kills, timeouts, recycling) are in process_faults_test.cpp.
 #include <concur/process/process_pool.hpp>
 
+#include "support/counter_range.hpp"
 #include "support/leak_check.hpp"
 
 #include <gtest/gtest.h>
@@ -162,24 +163,8 @@ TEST(ProcessPool, MapOverVoidFunctionYieldsMonostate) {
 
 TEST(ProcessPool, MapIsLazyOverAnEndlessInput) {
   ProcessPool pool(2);
-  struct Naturals {
-    struct iterator {
-      using value_type = int;
-      using difference_type = std::ptrdiff_t;
-      int n = 0;
-      int operator*() const { return n; }
-      iterator& operator++() {
-        ++n;
-        return *this;
-      }
-      void operator++(int) { ++n; }
-      bool operator==(std::unreachable_sentinel_t) const { return false; }
-    };
-    iterator begin() const { return {}; }
-    std::unreachable_sentinel_t end() const { return {}; }
-  };
   int taken = 0;
-  for (int y : pool.map(square, Naturals{}, {.chunksize = 4, .in_flight = 3})) {
+  for (int y : pool.map(square, test::Counter{}, {.chunksize = 4, .in_flight = 3})) {
     EXPECT_EQ(y, taken * taken);
     if (++taken == 50) break;
   }
