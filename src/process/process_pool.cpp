@@ -163,6 +163,9 @@ class ProcessPoolCore final : public StopSink {
   void break_locked(std::string reason, std::vector<Done>& done);
   void requeue_front_locked(std::deque<ProcessTaskBase*> tasks);
   void watch(Slot& slot, bool writes);
+  // Sets a slot's deadline; wakes the manager when it sleeps past it (a submitter or
+  // canceller arms deadlines while the manager may be blocked in epoll_wait).
+  void arm_locked(std::optional<Clock::time_point>& deadline, Clock::time_point when);
 
   void finish(std::vector<Done>& done) noexcept;
   template <class Event>
@@ -186,6 +189,8 @@ class ProcessPoolCore final : public StopSink {
   bool closed_ = false;                          // guarded
   std::string broken_;                           // guarded; non-empty: the reason
   std::size_t round_robin_ = 0;                  // guarded
+  // When the manager's epoll_wait returns by itself; guarded, set by next_timeout().
+  Clock::time_point manager_wakes_at_ = Clock::time_point::max();
 
   std::mutex join_mutex_;
   std::thread manager_;
@@ -464,6 +469,7 @@ int ProcessPoolCore::next_timeout() {
       if (deadline && (!next || *deadline < *next)) next = deadline;
     }
   }
+  manager_wakes_at_ = next.value_or(Clock::time_point::max());
   if (!next) return -1;
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*next - Clock::now()).count();
   return static_cast<int>(std::clamp<long long>(wait, 0, 60'000));
@@ -766,7 +772,7 @@ void ProcessPoolCore::head_started_locked(Slot& slot) {
     return;
   }
   slot.head_started = Clock::now();
-  if (head->timeout.count() > 0) slot.head_deadline = slot.head_started + head->timeout;
+  if (head->timeout.count() > 0) arm_locked(slot.head_deadline, slot.head_started + head->timeout);
   notify([&](Observer& o) { o.on_start(head->state().id, slot.index); });
 }
 
@@ -776,7 +782,15 @@ void ProcessPoolCore::stop_worker_locked(Slot& slot) {
   slot.head_deadline.reset();
   if (slot.pidfd) pidfd_signal(slot.pidfd.get(), SIGTERM);
   const auto deadline = Clock::now() + options_.kill_grace;
-  if (!slot.kill_deadline || deadline < *slot.kill_deadline) slot.kill_deadline = deadline;
+  if (!slot.kill_deadline || deadline < *slot.kill_deadline) arm_locked(slot.kill_deadline, deadline);
+}
+
+void ProcessPoolCore::arm_locked(std::optional<Clock::time_point>& deadline, Clock::time_point when) {
+  deadline = when;
+  if (when >= manager_wakes_at_) return;
+  manager_wakes_at_ = when;
+  const std::uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof one);
 }
 
 void ProcessPoolCore::break_locked(std::string reason, std::vector<Done>& done) {

@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdlib>
 #include <fstream>
+#include <chrono>
 #include <string>
 #include <thread>
 
@@ -43,6 +46,26 @@ inline std::size_t child_processes() {
   return n;
 }
 
+// pthread_join returns when the thread has left user space, a moment before the kernel
+// drops it from /proc/self/task: these wait (bounded) for that.
+inline void wait_until_task_gone(pid_t tid) {
+  const std::string path = "/proc/self/task/" + std::to_string(tid);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  struct stat info{};
+  while (::stat(path.c_str(), &info) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+}
+inline std::size_t threads_settled_to(std::size_t expected) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  std::size_t n = live_threads();
+  while (n > expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+    n = live_threads();
+  }
+  return n;
+}
+
 // Records the fds and threads of the process on construction and checks, when
 // destroyed, that no more are left (declare it before the object under test).
 class NoLeaks {
@@ -50,7 +73,9 @@ class NoLeaks {
   NoLeaks() : fds_(0), threads_(0) {
     // Sanitizer runtimes start a helper thread at the first thread creation: let that
     // happen before the baseline is taken.
-    std::thread([] {}).join();
+    pid_t helper = 0;
+    std::thread([&helper] { helper = ::gettid(); }).join();
+    wait_until_task_gone(helper);
     fds_ = open_fds();
     threads_ = live_threads();
     children_ = child_processes();
@@ -58,7 +83,7 @@ class NoLeaks {
   }
   ~NoLeaks() {
     EXPECT_EQ(open_fds(), fds_) << "file descriptors leaked";
-    EXPECT_EQ(live_threads(), threads_) << "threads leaked";
+    EXPECT_EQ(threads_settled_to(threads_), threads_) << "threads leaked";
     EXPECT_EQ(child_processes(), children_) << "child processes left (running or unreaped)";
     EXPECT_EQ(shm_entries(), shm_) << "/dev/shm entries left";
   }
