@@ -14,5 +14,11 @@
 #include <concur/process/process_pool.hpp>
 #include <concur/process/worker_entry.hpp>
 #include <concur/profile/parallelism_probe.hpp>
+#include <concur/sci/array_view.hpp>
+#include <concur/sci/blas.hpp>
+#include <concur/sci/mapped_array.hpp>
+#include <concur/sci/random.hpp>
+#include <concur/sci/reduce.hpp>
+#include <concur/sci/shared_array.hpp>
 #include <concur/thread/blocking_queue.hpp>
 #include <concur/thread/thread_pool.hpp>

@@ -30,7 +30,23 @@ inline std::size_t count_entries(const char* path) {
 
 inline std::size_t open_fds() { return count_entries("/proc/self/fd") - 1; }  // minus the DIR
 inline std::size_t live_threads() { return count_entries("/proc/self/task"); }
-inline std::size_t shm_entries() { return count_entries("/dev/shm"); }
+// /dev/shm entries named after this process ("...-<pid>-..." or "...-<pid>"): tests run
+// in parallel, so entries of other processes come and go meanwhile.
+inline std::size_t shm_entries() {
+  const std::string pid = "-" + std::to_string(::getpid());
+  std::size_t n = 0;
+  if (DIR* dir = opendir("/dev/shm")) {
+    while (dirent* entry = readdir(dir)) {
+      const std::string name = entry->d_name;
+      const std::size_t at = name.find(pid);
+      if (at == std::string::npos) continue;
+      const std::size_t after = at + pid.size();
+      if (after == name.size() || name[after] == '-') ++n;
+    }
+    closedir(dir);
+  }
+  return n;
+}
 
 // Child processes of this process, zombies included (/proc/self/task/*/children).
 inline std::size_t child_processes() {

@@ -1,0 +1,86 @@
+// Random: reproducible, independent random streams keyed by (seed, key), on the
+// counter-based Philox4x64-10 generator (Random123).
+//
+//   double estimate_pi(std::uint64_t task) {            // any executor, any worker count
+//     concur::Random rng(/*seed=*/2026, /*key=*/task);
+//     ...rng.uniform()...
+//   }
+//
+// Draw n of stream (seed, key) is a pure function of (seed, key, n): block b of the
+// stream is Philox4x64-10 of counter {b, 0, 0, 0} under key {seed, key}, giving four
+// 64-bit words. So a task that builds its stream from its own index draws the same bits
+// on any thread, process or machine, with any worker count and in any order, and
+// streams of different keys are statistically independent (the point of Philox).
+// Every call consumes whole 64-bit words in order; fill_uniform(span) draws exactly
+// what span.size() calls of uniform() would.
+//
+// Meets std::uniform_random_bit_generator, so <random> distributions accept it (their
+// output is then only as reproducible as the standard library's implementation).
+//
+// Thread safety: a Random is a plain value; use one per task or thread.
+#pragma once
+
+#include <concur/export.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+
+namespace concur {
+inline namespace v0 {
+
+class CONCUR_EXPORT Random {
+ public:
+  using result_type = std::uint64_t;
+
+  Random(std::uint64_t seed, std::uint64_t key) noexcept : key_{seed, key} {}
+
+  static constexpr result_type min() noexcept { return 0; }
+  static constexpr result_type max() noexcept { return std::numeric_limits<result_type>::max(); }
+
+  // The next 64 random bits.
+  result_type operator()() noexcept {
+    if (used_ == buffer_.size()) refill();
+    return buffer_[used_++];
+  }
+  // Uniform on [0, 1), 53 random bits.
+  double uniform() noexcept { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
+  // Uniform on [low, high). std::invalid_argument unless low < high, both finite.
+  double uniform(double low, double high);
+  // Uniform on [low, high], every value equally likely (no modulo bias).
+  // std::invalid_argument if low > high.
+  std::int64_t integer(std::int64_t low, std::int64_t high);
+  // Normal (Gaussian) with the given mean and standard deviation (>= 0, finite), by
+  // Box-Muller on two words; the second value of each pair is kept for the next call.
+  double normal(double mean = 0.0, double stddev = 1.0);
+
+  // Bulk draws, faster than a loop of single calls and identical to one.
+  void fill_uniform(std::span<double> out) noexcept;
+  void fill(std::span<std::uint64_t> out) noexcept;
+  void fill_normal(std::span<double> out, double mean = 0.0, double stddev = 1.0);
+
+  // Words drawn so far (the position in the stream).
+  std::uint64_t position() const noexcept { return block_ * 4 - (buffer_.size() - used_); }
+
+ private:
+  void refill() noexcept;
+  double standard_normal() noexcept;
+
+  std::array<std::uint64_t, 2> key_;
+  std::uint64_t block_ = 0;  // the next block to generate
+  std::array<std::uint64_t, 4> buffer_{};
+  std::size_t used_ = 4;  // words of buffer_ already consumed
+  double spare_normal_ = 0.0;
+  bool has_spare_normal_ = false;
+};
+
+namespace detail {
+// Philox4x64-10 of one counter under one key (the Random123 known-answer tests hold).
+CONCUR_EXPORT std::array<std::uint64_t, 4> philox4x64_10(std::array<std::uint64_t, 4> counter,
+                                                          std::array<std::uint64_t, 2> key) noexcept;
+}  // namespace detail
+
+}  // namespace v0
+}  // namespace concur

@@ -1,0 +1,185 @@
+// Random: Philox known answers, pinned outputs, bulk draws equal to single draws, ranges
+// and distributions, independence of adjacent keys, and identical results on every
+// executor and worker count.
+#include <concur/sci/random.hpp>
+
+#include <concur/process/process_pool.hpp>
+#include <concur/sci/reduce.hpp>
+#include <concur/thread/thread_pool.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <vector>
+
+namespace concur {
+namespace {
+
+static_assert(std::uniform_random_bit_generator<Random>);
+
+TEST(Random, PhiloxMatchesRandom123KnownAnswers) {
+  using W = std::array<std::uint64_t, 4>;
+  EXPECT_EQ(detail::philox4x64_10({0, 0, 0, 0}, {0, 0}),
+            (W{0x16554d9eca36314cULL, 0xdb20fe9d672d0fdcULL, 0xd7e772cee186176bULL, 0x7e68b68aec7ba23bULL}));
+  const std::uint64_t ones = ~std::uint64_t{0};
+  EXPECT_EQ(detail::philox4x64_10({ones, ones, ones, ones}, {ones, ones}),
+            (W{0x87b092c3013fe90bULL, 0x438c3c67be8d0224ULL, 0x9cc7d7c69cd777b6ULL, 0xa09caebf594f0ba0ULL}));
+  EXPECT_EQ(detail::philox4x64_10({0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL, 0xa4093822299f31d0ULL,
+                                   0x082efa98ec4e6c89ULL},
+                                  {0x452821e638d01377ULL, 0xbe5466cf34e90c6cULL}),
+            (W{0xa528f45403e61d95ULL, 0x38c72dbd566e9788ULL, 0xa5a1610e72fd18b5ULL, 0x57bd43b5e52b7fe6ULL}));
+}
+
+TEST(Random, StreamZeroZeroIsPhiloxOfCounterZero) {
+  Random rng(0, 0);
+  EXPECT_EQ(rng(), 0x16554d9eca36314cULL);
+  EXPECT_EQ(rng(), 0xdb20fe9d672d0fdcULL);
+  EXPECT_EQ(rng(), 0xd7e772cee186176bULL);
+  EXPECT_EQ(rng(), 0x7e68b68aec7ba23bULL);
+  EXPECT_EQ(rng.position(), 4u);
+  const auto next = detail::philox4x64_10({1, 0, 0, 0}, {0, 0});
+  EXPECT_EQ(rng(), next[0]) << "block 1 follows block 0";
+}
+
+TEST(Random, PinnedValuesNeverChange) {
+  // These bits are a promise: results published with concur stay reproducible.
+  Random a(2026, 7);
+  EXPECT_EQ(a(), detail::philox4x64_10({0, 0, 0, 0}, {2026, 7})[0]);
+  Random b(2026, 7);
+  const double u = b.uniform();
+  EXPECT_EQ(u, static_cast<double>(detail::philox4x64_10({0, 0, 0, 0}, {2026, 7})[0] >> 11) * 0x1.0p-53);
+  EXPECT_GE(u, 0.0);
+  EXPECT_LT(u, 1.0);
+}
+
+TEST(Random, BulkDrawsEqualSingleDrawsAtAnyOffset) {
+  for (std::size_t skip : {0u, 1u, 3u, 4u, 5u}) {
+    for (std::size_t n : {0u, 1u, 4u, 7u, 1000u}) {
+      Random single(1, 2), bulk(1, 2);
+      for (std::size_t i = 0; i < skip; ++i) {
+        (void)single();
+        (void)bulk();
+      }
+      std::vector<double> expected(n), got(n);
+      for (double& x : expected) x = single.uniform();
+      bulk.fill_uniform(got);
+      ASSERT_EQ(got, expected) << "skip " << skip << " n " << n;
+      EXPECT_EQ(single(), bulk()) << "both at the same position afterwards";
+
+      Random words_single(3, 4), words_bulk(3, 4);
+      for (std::size_t i = 0; i < skip; ++i) (void)words_single(), (void)words_bulk();
+      std::vector<std::uint64_t> w1(n), w2(n);
+      for (auto& w : w1) w = words_single();
+      words_bulk.fill(w2);
+      ASSERT_EQ(w1, w2);
+    }
+  }
+  Random n1(5, 6), n2(5, 6);
+  std::vector<double> normals(9), expected(9);
+  for (double& x : expected) x = n1.normal(1.0, 2.0);
+  n2.fill_normal(normals, 1.0, 2.0);
+  EXPECT_EQ(normals, expected);
+}
+
+TEST(Random, IntegersCoverTheClosedRangeWithoutBias) {
+  Random rng(11, 0);
+  std::vector<int> counts(7);
+  const int draws = 700'000;
+  for (int i = 0; i < draws; ++i) {
+    const std::int64_t v = rng.integer(-3, 3);
+    ASSERT_GE(v, -3);
+    ASSERT_LE(v, 3);
+    ++counts[static_cast<std::size_t>(v + 3)];
+  }
+  double chi2 = 0;
+  for (int c : counts) chi2 += (c - draws / 7.0) * (c - draws / 7.0) / (draws / 7.0);
+  EXPECT_LT(chi2, 22.46) << "chi-square, 6 degrees of freedom, p = 0.001";
+  EXPECT_EQ(rng.integer(5, 5), 5);
+  const auto lo = std::numeric_limits<std::int64_t>::min(), hi = std::numeric_limits<std::int64_t>::max();
+  (void)rng.integer(lo, hi);  // the full range is valid
+  EXPECT_THROW((void)rng.integer(2, 1), std::invalid_argument);
+}
+
+TEST(Random, UniformAndNormalHaveTheirMoments) {
+  Random rng(12, 0);
+  const int n = 200'000;
+  double sum = 0, sum2 = 0, usum = 0;
+  for (int i = 0; i < n; ++i) {
+    const double x = rng.normal(3.0, 2.0);
+    sum += x;
+    sum2 += x * x;
+    const double u = rng.uniform(-1.0, 1.0);
+    ASSERT_GE(u, -1.0);
+    ASSERT_LT(u, 1.0);
+    usum += u;
+  }
+  const double mean = sum / n, sd = std::sqrt(sum2 / n - mean * mean);
+  EXPECT_NEAR(mean, 3.0, 0.03);  // 6.7 standard errors
+  EXPECT_NEAR(sd, 2.0, 0.03);
+  EXPECT_NEAR(usum / n, 0.0, 0.01);
+  EXPECT_THROW((void)rng.uniform(1.0, 1.0), std::invalid_argument);
+  EXPECT_THROW((void)rng.uniform(0.0, INFINITY), std::invalid_argument);
+  EXPECT_THROW((void)rng.normal(0.0, -1.0), std::invalid_argument);
+  EXPECT_THROW((void)rng.normal(NAN, 1.0), std::invalid_argument);
+  std::vector<double> out(3);
+  EXPECT_THROW(rng.fill_normal(out, 0.0, -2.0), std::invalid_argument);
+}
+
+// Pearson correlation of the first n uniforms of two streams.
+double correlation(Random a, Random b, int n) {
+  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  for (int i = 0; i < n; ++i) {
+    const double x = a.uniform(), y = b.uniform();
+    sa += x, sb += y, saa += x * x, sbb += y * y, sab += x * y;
+  }
+  const double cov = sab / n - (sa / n) * (sb / n);
+  return cov / std::sqrt((saa / n - (sa / n) * (sa / n)) * (sbb / n - (sb / n) * (sb / n)));
+}
+
+TEST(Random, AdjacentKeysAndSeedsAreUncorrelated) {
+  const int n = 100'000;  // standard error of r: 1/sqrt(n) = 0.0032
+  for (std::uint64_t k : {0ULL, 1ULL, 1000ULL, ~0ULL - 1}) {
+    EXPECT_LT(std::abs(correlation(Random(42, k), Random(42, k + 1), n)), 0.016) << "key " << k;
+    EXPECT_LT(std::abs(correlation(Random(k, 42), Random(k + 1, 42), n)), 0.016) << "seed " << k;
+  }
+  // Bits: adjacent keys agree on about half of them.
+  Random a(9, 100), b(9, 101);
+  std::uint64_t same = 0;
+  for (int i = 0; i < 10'000; ++i) same += static_cast<std::uint64_t>(64 - __builtin_popcountll(a() ^ b()));
+  EXPECT_NEAR(static_cast<double>(same) / 640'000.0, 0.5, 0.005);
+  EXPECT_NE(Random(1, 2)(), Random(2, 1)()) << "seed and key are not interchangeable";
+}
+
+// Monte Carlo pi by task: the reproducibility promise across executors.
+double hits(std::uint64_t task) {
+  Random rng(2026, task);
+  double inside = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const double x = rng.uniform(), y = rng.uniform();
+    inside += x * x + y * y < 1.0 ? 1.0 : 0.0;
+  }
+  return inside / 2000.0 + rng.normal() * 1e-9;  // a non-integer sum: order would show
+}
+
+TEST(Random, SameBitsOnEveryExecutorAndWorkerCount) {
+  std::vector<std::uint64_t> tasks(200);
+  std::iota(tasks.begin(), tasks.end(), 0);
+  double sequential = 0;
+  for (std::uint64_t t : tasks) sequential += hits(t);
+  auto same_bits = [&](double x) { return std::memcmp(&x, &sequential, sizeof x) == 0; };
+  for (std::size_t workers : {1u, 2u, 4u}) {
+    ThreadPool threads(workers);
+    EXPECT_TRUE(same_bits(reduce(threads, hits, tasks, 0.0, std::plus<>{}))) << workers << " threads";
+    EXPECT_TRUE(same_bits(reduce(threads, hits, tasks, 0.0, std::plus<>{}, {.chunksize = 7})));
+    ProcessPool processes(workers);
+    EXPECT_TRUE(same_bits(reduce(processes, hits, tasks, 0.0, std::plus<>{}, {.chunksize = 13})))
+        << workers << " processes";
+  }
+  EXPECT_NEAR(sequential / 200 * 4, 3.14159, 0.05);
+}
+
+}  // namespace
+}  // namespace concur
