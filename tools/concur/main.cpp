@@ -1,4 +1,5 @@
 // The concur command-line tool: experiments and utilities around the library.
+#include "clean.hpp"
 #include "demo.hpp"
 
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   CLI::App app{"concur: Python's concurrency models for scientific C++, measured on this machine"};
   app.require_subcommand(1);
   concur::cli::add_demo_command(app);
+  concur::cli::add_clean_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -143,5 +143,13 @@ class SharedArray {
   Shape shape_;
 };
 
+// Segments named by concur in /dev/shm, with their owner's pid and whether it still runs
+// (what `concur clean` lists).
+using SharedSegmentInfo = detail::SegmentInfo;
+inline std::vector<SharedSegmentInfo> list_shared_segments() { return detail::list_segments(); }
+// Unlinks the segments whose owner has exited without unlinking them (SIGKILL, a crash);
+// returns them. Segments of running processes are left alone.
+inline std::vector<SharedSegmentInfo> remove_stale_shared_segments() { return detail::remove_stale_segments(); }
+
 }  // namespace v0
 }  // namespace concur
