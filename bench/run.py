@@ -10,6 +10,7 @@ of N repetitions (these machines are noisy: never trust a single run). A ratio b
 import argparse
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -28,9 +29,20 @@ PAIRS = [
     ("process tiny task", "BM_ProcessPool_Unbatched100k", "PY_ProcessPool_Unbatched"),
     ("process map chunk 1000", "BM_ProcessPool_Map100kChunk1000", "PY_ProcessPool_Map100kChunk1000"),
     ("process crash->usable", "BM_ProcessPool_CrashToUsablePool", "PY_ProcessPool_CrashToUsablePool"),
+    ("hand-off 1 MiB", "BM_SharedArray_Handoff/1048576", "PY_SharedMemory_Handoff/1048576"),
+    ("hand-off 1 GiB", "BM_SharedArray_Handoff/1073741824", "PY_SharedMemory_Handoff/1073741824"),
+    ("hand-off 1 MiB", "BM_SharedArray_Handoff/1048576", "PY_Pickle_Handoff/1048576"),
+    ("hand-off 1 GiB", "BM_SharedArray_Handoff/1073741824", "PY_Pickle_Handoff/1073741824"),
+    ("hand-off 1 GiB", "BM_SharedArray_Handoff/1073741824", "BM_ByValue_Handoff/1073741824"),
+    ("worker sum vs local", "BM_SharedArray_WorkerSum/268435456", "BM_LocalSum/268435456"),
+    ("uniform doubles", "BM_Random_FillUniform", "PY_Numpy_RandomFill"),
 ]
-BINARIES = ["bench/thread_pool_bench", "bench/process_pool_bench"]
-PYTHON_PEERS = ["bench/process/python_peer.py"]
+BINARIES = ["bench/thread_pool_bench", "bench/process_pool_bench", "bench/sci_bench"]
+# (script, interpreter, benchmark names it serves): numpy comes from Debian's python3.
+PYTHON_PEERS = [
+    ("bench/process/python_peer.py", sys.executable, "Process"),
+    ("bench/sci/python_peer.py", "/usr/bin/python3", "SharedArray|ByValue|Random|Sum"),
+]
 
 
 def per_item_ns(row):
@@ -71,11 +83,11 @@ def main():
                 medians[row["run_name"].removesuffix("/real_time")] = per_item_ns(row)
 
     source = pathlib.Path(__file__).resolve().parent.parent
-    for script in PYTHON_PEERS:
-        if args.filter != "." and "Process" not in args.filter:
-            break
-        print("$ python3", script, file=sys.stderr)
-        out = subprocess.run([sys.executable, str(source / script), str(args.repetitions)],
+    for script, interpreter, serves in PYTHON_PEERS:
+        if args.filter != "." and not re.search(args.filter, serves):
+            continue
+        print("$", interpreter, script, file=sys.stderr)
+        out = subprocess.run([interpreter, str(source / script), str(args.repetitions)],
                              check=True, stdout=subprocess.PIPE, text=True).stdout
         medians.update(json.loads(out))
 

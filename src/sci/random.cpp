@@ -3,10 +3,25 @@
 #include <Random123/boxmuller.hpp>
 #include <Random123/philox.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+
+// target_clones dispatches through an ifunc resolver, which runs before a sanitizer's
+// runtime is initialised and crashes it: sanitized builds use the plain loop.
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+#define CONCUR_TARGET_CLONES 1
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#undef CONCUR_TARGET_CLONES
+#endif
+#endif
+#endif
 
 namespace concur {
 inline namespace v0 {
@@ -14,31 +29,146 @@ namespace {
 
 __extension__ typedef unsigned __int128 Uint128;  // g++ and clang on 64-bit targets
 
-using Philox = r123::Philox4x64_R<10>;
+constexpr std::uint32_t kM0 = 0xD2511F53, kM1 = 0xCD9E8D57;  // Philox4x32 multipliers
+constexpr std::uint32_t kW0 = 0x9E3779B9, kW1 = 0xBB67AE85;  // its key schedule
+constexpr std::size_t kLanes = Random::kBlocks;
 
-inline std::array<std::uint64_t, 4> block(std::uint64_t index, const std::array<std::uint64_t, 2>& key) noexcept {
-  const Philox::ctr_type counter = {{index, 0, 0, 0}};
-  const Philox::key_type k = {{key[0], key[1]}};
-  const Philox::ctr_type r = Philox()(counter, k);
-  return {r[0], r[1], r[2], r[3]};
+inline std::uint32_t lo(std::uint64_t x) noexcept { return static_cast<std::uint32_t>(x); }
+inline std::uint32_t hi(std::uint64_t x) noexcept { return static_cast<std::uint32_t>(x >> 32); }
+
+// kLanes consecutive blocks as structure-of-arrays, so that the compiler turns each
+// round into vector multiplications over all lanes. Same bits as Random123's
+// philox4x32_R<10> (checked by the tests). The portable path.
+#if defined(CONCUR_TARGET_CLONES)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void philox_lanes_portable(std::uint64_t seed, std::uint64_t key, std::uint64_t first_block,
+                           std::uint64_t* out) noexcept {
+  std::uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
+  for (std::size_t j = 0; j < kLanes; ++j) {
+    const std::uint64_t block = first_block + j;
+    c0[j] = lo(block);
+    c1[j] = hi(block);
+    c2[j] = lo(key);
+    c3[j] = hi(key);
+  }
+  std::uint32_t k0 = lo(seed), k1 = hi(seed);
+  for (int round = 0; round < 10; ++round) {
+    for (std::size_t j = 0; j < kLanes; ++j) {
+      const std::uint64_t p0 = std::uint64_t{kM0} * c0[j];
+      const std::uint64_t p1 = std::uint64_t{kM1} * c2[j];
+      const std::uint32_t n0 = hi(p1) ^ c1[j] ^ k0;
+      const std::uint32_t n2 = hi(p0) ^ c3[j] ^ k1;
+      c1[j] = lo(p1);
+      c3[j] = lo(p0);
+      c0[j] = n0;
+      c2[j] = n2;
+    }
+    k0 += kW0;
+    k1 += kW1;
+  }
+  for (std::size_t j = 0; j < kLanes; ++j) {
+    out[2 * j] = c0[j] | std::uint64_t{c1[j]} << 32;
+    out[2 * j + 1] = c2[j] | std::uint64_t{c3[j]} << 32;
+  }
+}
+
+#if defined(__x86_64__)
+// g++ 12 reports its own _mm512_undefined_epi32() as uninitialised (-Wuninitialized).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// The same with AVX-512 written out: each 32-bit value sits in a 64-bit lane, so one
+// vpmuludq multiplies 8 blocks' words (compilers emit a full 64-bit multiplication for
+// the loop above). About 1.5x the portable path.
+__attribute__((target("avx512f"))) void philox_lanes_avx512(std::uint64_t seed, std::uint64_t key,
+                                                             std::uint64_t first_block, std::uint64_t* out) noexcept {
+  constexpr std::size_t kVectors = kLanes / 8;
+  __m512i c0[kVectors], c1[kVectors], c2[kVectors], c3[kVectors];
+  const __m512i mask = _mm512_set1_epi64(0xffffffff);
+  const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    const __m512i block = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_block + 8 * v)), lane);
+    c0[v] = _mm512_and_si512(block, mask);
+    c1[v] = _mm512_srli_epi64(block, 32);
+    c2[v] = _mm512_set1_epi64(lo(key));
+    c3[v] = _mm512_set1_epi64(hi(key));
+  }
+  const __m512i m0 = _mm512_set1_epi64(kM0), m1 = _mm512_set1_epi64(kM1);
+  std::uint32_t k0 = lo(seed), k1 = hi(seed);
+  for (int round = 0; round < 10; ++round) {
+    const __m512i key0 = _mm512_set1_epi64(k0), key1 = _mm512_set1_epi64(k1);
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      const __m512i p0 = _mm512_mul_epu32(m0, c0[v]);
+      const __m512i p1 = _mm512_mul_epu32(m1, c2[v]);
+      c0[v] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1[v], key0, 0x96);  // a ^ b ^ c
+      c2[v] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3[v], key1, 0x96);
+      c1[v] = _mm512_and_si512(p1, mask);
+      c3[v] = _mm512_and_si512(p0, mask);
+    }
+    k0 += kW0;
+    k1 += kW1;
+  }
+  // Words 2j and 2j + 1 of the output are lanes j of (c0 | c1 << 32) and (c2 | c3 << 32).
+  const __m512i first_half = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+  const __m512i second_half = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    const __m512i even = _mm512_or_si512(c0[v], _mm512_slli_epi64(c1[v], 32));
+    const __m512i odd = _mm512_or_si512(c2[v], _mm512_slli_epi64(c3[v], 32));
+    _mm512_storeu_si512(out + 16 * v, _mm512_permutex2var_epi64(even, first_half, odd));
+    _mm512_storeu_si512(out + 16 * v + 8, _mm512_permutex2var_epi64(even, second_half, odd));
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+// kLanes blocks of stream (seed, key) from first_block: two words each.
+void philox_lanes(std::uint64_t seed, std::uint64_t key, std::uint64_t first_block, std::uint64_t* out) noexcept {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) {
+    philox_lanes_avx512(seed, key, first_block, out);
+    return;
+  }
+#endif
+  philox_lanes_portable(seed, key, first_block, out);
 }
 
 inline double to_unit(std::uint64_t word) noexcept { return static_cast<double>(word >> 11) * 0x1.0p-53; }
 
+void check_normal(double mean, double stddev) {
+  if (!(stddev >= 0) || !std::isfinite(stddev) || !std::isfinite(mean)) {
+    throw std::invalid_argument("concur::Random::normal: need a finite mean and a finite stddev >= 0, got mean " +
+                                std::to_string(mean) + ", stddev " + std::to_string(stddev));
+  }
+}
+
 }  // namespace
 
 namespace detail {
-std::array<std::uint64_t, 4> philox4x64_10(std::array<std::uint64_t, 4> counter,
-                                           std::array<std::uint64_t, 2> key) noexcept {
+std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
+                                           std::array<std::uint32_t, 2> key) noexcept {
+  using Philox = r123::Philox4x32_R<10>;
   const Philox::ctr_type c = {{counter[0], counter[1], counter[2], counter[3]}};
   const Philox::key_type k = {{key[0], key[1]}};
   const Philox::ctr_type r = Philox()(c, k);
   return {r[0], r[1], r[2], r[3]};
 }
+
+void philox_stream(std::uint64_t seed, std::uint64_t key, std::uint64_t first_block, std::size_t blocks,
+                   std::uint64_t* out, bool portable) noexcept {
+  for (std::size_t b = 0; b + kLanes <= blocks; b += kLanes) {
+    if (portable) {
+      philox_lanes_portable(seed, key, first_block + b, out + 2 * b);
+    } else {
+      philox_lanes(seed, key, first_block + b, out + 2 * b);
+    }
+  }
+}
 }  // namespace detail
 
 void Random::refill() noexcept {
-  buffer_ = block(block_++, key_);
+  philox_lanes(seed_, key_, block_, buffer_.data());
+  block_ += kBlocks;
   used_ = 0;
 }
 
@@ -84,15 +214,6 @@ double Random::standard_normal() noexcept {
   return pair.x;
 }
 
-namespace {
-void check_normal(double mean, double stddev) {
-  if (!(stddev >= 0) || !std::isfinite(stddev) || !std::isfinite(mean)) {
-    throw std::invalid_argument("concur::Random::normal: need a finite mean and a finite stddev >= 0, got mean " +
-                                std::to_string(mean) + ", stddev " + std::to_string(stddev));
-  }
-}
-}  // namespace
-
 double Random::normal(double mean, double stddev) {
   check_normal(mean, stddev);
   return mean + stddev * standard_normal();
@@ -101,10 +222,10 @@ double Random::normal(double mean, double stddev) {
 void Random::fill(std::span<std::uint64_t> out) noexcept {
   std::size_t i = 0;
   while (i < out.size() && used_ < buffer_.size()) out[i++] = buffer_[used_++];
-  // Whole blocks straight into the output, then the tail through the buffer.
-  for (; out.size() - i >= 4; i += 4) {
-    const auto words = block(block_++, key_);
-    std::memcpy(&out[i], words.data(), sizeof words);
+  // Whole refills straight into the output, then the tail through the buffer.
+  for (; out.size() - i >= 2 * kBlocks; i += 2 * kBlocks) {
+    philox_lanes(seed_, key_, block_, &out[i]);
+    block_ += kBlocks;
   }
   while (i < out.size()) out[i++] = (*this)();
 }
@@ -112,9 +233,11 @@ void Random::fill(std::span<std::uint64_t> out) noexcept {
 void Random::fill_uniform(std::span<double> out) noexcept {
   std::size_t i = 0;
   while (i < out.size() && used_ < buffer_.size()) out[i++] = to_unit(buffer_[used_++]);
-  for (; out.size() - i >= 4; i += 4) {
-    const auto words = block(block_++, key_);
-    for (std::size_t j = 0; j < 4; ++j) out[i + j] = to_unit(words[j]);
+  std::uint64_t words[2 * kBlocks];
+  for (; out.size() - i >= 2 * kBlocks; i += 2 * kBlocks) {
+    philox_lanes(seed_, key_, block_, words);
+    block_ += kBlocks;
+    for (std::size_t j = 0; j < 2 * kBlocks; ++j) out[i + j] = to_unit(words[j]);
   }
   while (i < out.size()) out[i++] = uniform();
 }

@@ -54,8 +54,10 @@ std::string fresh_name() {
   static const unsigned long long started = start_time(pid).value_or(0);
   const pid_t now = ::getpid();
   const unsigned long long ticks = now == pid ? started : start_time(now).value_or(0);
-  return "/" + std::string(kPrefix) + std::to_string(now) + "-" + std::to_string(ticks) + "-" +
-         std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+  std::string name = "/";  // appended piecewise: g++ 12 -O3 misreports operator+ chains (-Wrestrict)
+  name.append(kPrefix).append(std::to_string(now)).append("-").append(std::to_string(ticks)).append("-");
+  name.append(std::to_string(counter.fetch_add(1, std::memory_order_relaxed)));
+  return name;
 }
 
 // Parses "/concur-<pid>-<start>-<n>"; nullopt for any other name.
@@ -196,7 +198,8 @@ std::vector<SegmentInfo> list_segments() {
   DIR* dir = ::opendir("/dev/shm");
   if (dir == nullptr) throw_errno("opendir /dev/shm");
   while (const dirent* entry = ::readdir(dir)) {
-    const std::string name = "/" + std::string(entry->d_name);
+    std::string name = "/";
+    name.append(entry->d_name);
     const auto owner = parse_name(name);
     if (!owner) continue;
     SegmentInfo info{name, owner->first};

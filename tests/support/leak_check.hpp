@@ -33,7 +33,8 @@ inline std::size_t live_threads() { return count_entries("/proc/self/task"); }
 // /dev/shm entries named after this process ("...-<pid>-..." or "...-<pid>"): tests run
 // in parallel, so entries of other processes come and go meanwhile.
 inline std::size_t shm_entries() {
-  const std::string pid = "-" + std::to_string(::getpid());
+  std::string pid = "-";  // appended, not "-" + ...: g++ 12 -O3 misreports that (-Wrestrict)
+  pid.append(std::to_string(::getpid()));
   std::size_t n = 0;
   if (DIR* dir = opendir("/dev/shm")) {
     while (dirent* entry = readdir(dir)) {

@@ -1,5 +1,5 @@
 // Random: reproducible, independent random streams keyed by (seed, key), on the
-// counter-based Philox4x64-10 generator (Random123).
+// counter-based Philox4x32-10 generator (Random123).
 //
 //   double estimate_pi(std::uint64_t task) {            // any executor, any worker count
 //     concur::Random rng(/*seed=*/2026, /*key=*/task);
@@ -7,10 +7,14 @@
 //   }
 //
 // Draw n of stream (seed, key) is a pure function of (seed, key, n): block b of the
-// stream is Philox4x64-10 of counter {b, 0, 0, 0} under key {seed, key}, giving four
-// 64-bit words. So a task that builds its stream from its own index draws the same bits
-// on any thread, process or machine, with any worker count and in any order, and
-// streams of different keys are statistically independent (the point of Philox).
+// stream is Philox4x32-10 of the counter {lo(b), hi(b), lo(key), hi(key)} under the key
+// {lo(seed), hi(seed)}; its four 32-bit outputs x0..x3 make the stream's 64-bit words
+// 2b = x0 | x1 << 32 and 2b + 1 = x2 | x3 << 32. So a task that builds its stream from
+// its own index draws the same bits on any thread, process or machine, with any worker
+// count and in any order, and streams of different keys are statistically independent
+// (distinct counters: the point of Philox). Blocks are made 64 at a time with the
+// machine's widest vectors (AVX-512, AVX2 or plain code, chosen at run time; the bits do
+// not depend on the choice).
 // Every call consumes whole 64-bit words in order; fill_uniform(span) draws exactly
 // what span.size() calls of uniform() would.
 //
@@ -35,7 +39,7 @@ class CONCUR_EXPORT Random {
  public:
   using result_type = std::uint64_t;
 
-  Random(std::uint64_t seed, std::uint64_t key) noexcept : key_{seed, key} {}
+  Random(std::uint64_t seed, std::uint64_t key) noexcept : seed_(seed), key_(key) {}
 
   static constexpr result_type min() noexcept { return 0; }
   static constexpr result_type max() noexcept { return std::numeric_limits<result_type>::max(); }
@@ -62,24 +66,32 @@ class CONCUR_EXPORT Random {
   void fill_normal(std::span<double> out, double mean = 0.0, double stddev = 1.0);
 
   // Words drawn so far (the position in the stream).
-  std::uint64_t position() const noexcept { return block_ * 4 - (buffer_.size() - used_); }
+  std::uint64_t position() const noexcept { return block_ * 2 - (buffer_.size() - used_); }
+
+  // Blocks made per refill (two words each).
+  static constexpr std::size_t kBlocks = 64;
 
  private:
   void refill() noexcept;
   double standard_normal() noexcept;
 
-  std::array<std::uint64_t, 2> key_;
+  std::uint64_t seed_;
+  std::uint64_t key_;
   std::uint64_t block_ = 0;  // the next block to generate
-  std::array<std::uint64_t, 4> buffer_{};
-  std::size_t used_ = 4;  // words of buffer_ already consumed
+  std::array<std::uint64_t, 2 * kBlocks> buffer_{};
+  std::size_t used_ = 2 * kBlocks;  // words of buffer_ already consumed
   double spare_normal_ = 0.0;
   bool has_spare_normal_ = false;
 };
 
 namespace detail {
-// Philox4x64-10 of one counter under one key (the Random123 known-answer tests hold).
-CONCUR_EXPORT std::array<std::uint64_t, 4> philox4x64_10(std::array<std::uint64_t, 4> counter,
-                                                          std::array<std::uint64_t, 2> key) noexcept;
+// Philox4x32-10 of one counter under one key, by Random123 itself (for known answers).
+CONCUR_EXPORT std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
+                                                          std::array<std::uint32_t, 2> key) noexcept;
+// Words 2 * first_block .. of stream (seed, key), `blocks` (a multiple of Random::kBlocks)
+// blocks, by the kernel that Random uses on this machine, or by its portable one.
+CONCUR_EXPORT void philox_stream(std::uint64_t seed, std::uint64_t key, std::uint64_t first_block,
+                                 std::size_t blocks, std::uint64_t* out, bool portable = false) noexcept;
 }  // namespace detail
 
 }  // namespace v0

@@ -39,7 +39,7 @@ TEST(BlasLimit, SetsAndRestoresTheEnvironment) {
   EXPECT_EQ(env("MKL_NUM_THREADS"), "<unset>");
 }
 
-TEST(BlasLimit, RefusesZeroThreads) { EXPECT_THROW(blas::ThreadLimit(0), std::invalid_argument); }
+TEST(BlasLimit, RefusesZeroThreads) { EXPECT_THROW({ blas::ThreadLimit limit(0); }, std::invalid_argument); }
 
 template <class F>
 F symbol(const char* name) {

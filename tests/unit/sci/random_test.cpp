@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <tuple>
 #include <vector>
 
 namespace concur {
@@ -21,43 +22,65 @@ namespace {
 static_assert(std::uniform_random_bit_generator<Random>);
 
 TEST(Random, PhiloxMatchesRandom123KnownAnswers) {
-  using W = std::array<std::uint64_t, 4>;
-  EXPECT_EQ(detail::philox4x64_10({0, 0, 0, 0}, {0, 0}),
-            (W{0x16554d9eca36314cULL, 0xdb20fe9d672d0fdcULL, 0xd7e772cee186176bULL, 0x7e68b68aec7ba23bULL}));
-  const std::uint64_t ones = ~std::uint64_t{0};
-  EXPECT_EQ(detail::philox4x64_10({ones, ones, ones, ones}, {ones, ones}),
-            (W{0x87b092c3013fe90bULL, 0x438c3c67be8d0224ULL, 0x9cc7d7c69cd777b6ULL, 0xa09caebf594f0ba0ULL}));
-  EXPECT_EQ(detail::philox4x64_10({0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL, 0xa4093822299f31d0ULL,
-                                   0x082efa98ec4e6c89ULL},
-                                  {0x452821e638d01377ULL, 0xbe5466cf34e90c6cULL}),
-            (W{0xa528f45403e61d95ULL, 0x38c72dbd566e9788ULL, 0xa5a1610e72fd18b5ULL, 0x57bd43b5e52b7fe6ULL}));
+  using W = std::array<std::uint32_t, 4>;
+  EXPECT_EQ(detail::philox4x32_10({0, 0, 0, 0}, {0, 0}), (W{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
+  EXPECT_EQ(detail::philox4x32_10({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff}),
+            (W{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}));
+  EXPECT_EQ(detail::philox4x32_10({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0}),
+            (W{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
+}
+
+// Word 2b and 2b + 1 of stream (seed, key), from Random123 directly.
+std::array<std::uint64_t, 2> reference_words(std::uint64_t seed, std::uint64_t key, std::uint64_t block) {
+  const auto x = detail::philox4x32_10(
+      {static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32), static_cast<std::uint32_t>(key),
+       static_cast<std::uint32_t>(key >> 32)},
+      {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)});
+  return {x[0] | std::uint64_t{x[1]} << 32, x[2] | std::uint64_t{x[3]} << 32};
 }
 
 TEST(Random, StreamZeroZeroIsPhiloxOfCounterZero) {
   Random rng(0, 0);
-  EXPECT_EQ(rng(), 0x16554d9eca36314cULL);
-  EXPECT_EQ(rng(), 0xdb20fe9d672d0fdcULL);
-  EXPECT_EQ(rng(), 0xd7e772cee186176bULL);
-  EXPECT_EQ(rng(), 0x7e68b68aec7ba23bULL);
-  EXPECT_EQ(rng.position(), 4u);
-  const auto next = detail::philox4x64_10({1, 0, 0, 0}, {0, 0});
-  EXPECT_EQ(rng(), next[0]) << "block 1 follows block 0";
+  EXPECT_EQ(rng(), 0xe169c58d6627e8d5ULL);
+  EXPECT_EQ(rng(), 0x9b00dbd8bc57ac4cULL);
+  EXPECT_EQ(rng.position(), 2u);
+  EXPECT_EQ(rng(), reference_words(0, 0, 1)[0]) << "block 1 follows block 0";
+}
+
+TEST(Random, BothKernelsGiveRandom123sBitsForEveryBlock) {
+  const std::size_t blocks = 64 * 40;
+  for (auto [seed, key, first] : {std::tuple{0ULL, 0ULL, 0ULL}, std::tuple{2026ULL, 7ULL, 64ULL},
+                                  std::tuple{~0ULL, ~0ULL - 1, (1ULL << 32) - 128}}) {
+    std::vector<std::uint64_t> fast(2 * blocks), portable(2 * blocks);
+    detail::philox_stream(seed, key, first, blocks, fast.data());
+    detail::philox_stream(seed, key, first, blocks, portable.data(), /*portable=*/true);
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const auto expected = reference_words(seed, key, first + b);
+      ASSERT_EQ(fast[2 * b], expected[0]) << "block " << first + b << " (crosses 2^32: " << (first > 0) << ")";
+      ASSERT_EQ(fast[2 * b + 1], expected[1]);
+      ASSERT_EQ(portable[2 * b], expected[0]);
+      ASSERT_EQ(portable[2 * b + 1], expected[1]);
+    }
+  }
 }
 
 TEST(Random, PinnedValuesNeverChange) {
   // These bits are a promise: results published with concur stay reproducible.
   Random a(2026, 7);
-  EXPECT_EQ(a(), detail::philox4x64_10({0, 0, 0, 0}, {2026, 7})[0]);
+  EXPECT_EQ(a(), reference_words(2026, 7, 0)[0]);
   Random b(2026, 7);
   const double u = b.uniform();
-  EXPECT_EQ(u, static_cast<double>(detail::philox4x64_10({0, 0, 0, 0}, {2026, 7})[0] >> 11) * 0x1.0p-53);
+  EXPECT_EQ(u, static_cast<double>(reference_words(2026, 7, 0)[0] >> 11) * 0x1.0p-53);
   EXPECT_GE(u, 0.0);
   EXPECT_LT(u, 1.0);
+  Random c(2026, 7);
+  for (int i = 0; i < 200; ++i) (void)c();  // past the first refill of 128 words
+  EXPECT_EQ(c(), reference_words(2026, 7, 100)[0]);
 }
 
 TEST(Random, BulkDrawsEqualSingleDrawsAtAnyOffset) {
-  for (std::size_t skip : {0u, 1u, 3u, 4u, 5u}) {
-    for (std::size_t n : {0u, 1u, 4u, 7u, 1000u}) {
+  for (std::size_t skip : {0u, 1u, 3u, 127u, 128u, 130u}) {
+    for (std::size_t n : {0u, 1u, 4u, 7u, 127u, 128u, 129u, 1000u}) {
       Random single(1, 2), bulk(1, 2);
       for (std::size_t i = 0; i < skip; ++i) {
         (void)single();
