@@ -11,7 +11,7 @@ import json
 import statistics
 import sys
 import time
-from multiprocessing import shared_memory
+from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
 
@@ -21,6 +21,9 @@ SIZES = [MIB, 32 * MIB, 1024 * MIB]
 
 def first_shared(name, count):
     shm = shared_memory.SharedMemory(name=name)
+    # Attaching registers the segment with this worker's resource tracker, which would
+    # unlink it (and warn) at exit although the parent owns it (CPython bpo-39959).
+    resource_tracker.unregister(shm._name, "shared_memory")  # pylint: disable=protected-access
     try:
         return float(np.ndarray((count,), dtype=np.float64, buffer=shm.buf)[0])
     finally:
