@@ -156,7 +156,11 @@ class ProcessPoolCore final : public StopSink {
   bool finished_locked();
 
   // Under mutex_.
-  void dispatch_locked();
+  // Assigns queued tasks to workers. A frame goes out at once to an idle worker; frames
+  // behind a running task wait in the slot's buffer until flush_all, which the manager
+  // passes once per loop turn: one sendmsg then carries many frames.
+  enum class Flush { idle_only, flush_all };
+  void dispatch_locked(Flush flush);
   void flush_locked(Slot& slot);
   void head_started_locked(Slot& slot);
   void stop_worker_locked(Slot& slot);
@@ -264,7 +268,7 @@ void ProcessPoolCore::enqueue(ProcessTaskBase* task) {
       refusal = "concur::ProcessPool: submit after shutdown";
     } else {
       queue_.push_back(task);
-      dispatch_locked();
+      dispatch_locked(Flush::idle_only);
     }
   }
   if (!refusal.empty()) {
@@ -274,7 +278,7 @@ void ProcessPoolCore::enqueue(ProcessTaskBase* task) {
   notify([&](Observer& o) { o.on_submit(task->state().id); });
 }
 
-void ProcessPoolCore::dispatch_locked() {
+void ProcessPoolCore::dispatch_locked(Flush flush) {
   // While a worker is still starting, send nothing ahead: it takes the queue when ready
   // (a task sent ahead cannot move to it).
   bool all_ready = true;
@@ -289,7 +293,7 @@ void ProcessPoolCore::dispatch_locked() {
       if (options_.max_tasks_per_child != 0 && slot.sent >= options_.max_tasks_per_child) continue;
       if (best == nullptr || slot.in_flight.size() < best->in_flight.size()) best = &slot;
     }
-    if (best == nullptr) return;
+    if (best == nullptr) break;
     round_robin_ = best->index + 1;
     ProcessTaskBase* task = queue_.front();
     queue_.pop_front();
@@ -303,8 +307,15 @@ void ProcessPoolCore::dispatch_locked() {
     best->in_flight.push_back(task);
     ++best->sent;
     best->out.emplace_back(task->request);
-    if (best->in_flight.size() == 1) head_started_locked(*best);
-    flush_locked(*best);
+    if (best->in_flight.size() == 1) {
+      head_started_locked(*best);
+      flush_locked(*best);
+    }
+  }
+  if (flush == Flush::flush_all) {
+    for (Slot& slot : slots_) {
+      if (!slot.out.empty() && !slot.watching_writes) flush_locked(slot);
+    }
   }
 }
 
@@ -453,7 +464,7 @@ void ProcessPoolCore::loop() {
     bool finished;
     {
       std::lock_guard lock(mutex_);
-      dispatch_locked();
+      dispatch_locked(Flush::flush_all);
       finished = finished_locked();
     }
     finish(done);
@@ -665,7 +676,7 @@ void ProcessPoolCore::process_frame(Slot& slot, std::string_view body, std::vect
           if (slot.phase == Slot::Phase::starting) slot.phase = Slot::Phase::ready;
           slot.was_ready = true;
           slot.start_failures = 0;
-          dispatch_locked();
+          dispatch_locked(Flush::flush_all);
         }
         notify([&](Observer& o) { o.on_worker_process(slot.index, slot.pid); });
         return;
@@ -724,7 +735,7 @@ void ProcessPoolCore::on_result(Slot& slot, std::string_view body, std::vector<D
     slot.head_deadline.reset();
     if (retiring && slot.phase == Slot::Phase::ready) slot.phase = Slot::Phase::retiring;
     head_started_locked(slot);
-    dispatch_locked();
+    dispatch_locked(Flush::idle_only);
   }
   if (task->abandoned) {
     done.push_back({task, slot.index, nullptr, Done::release});
