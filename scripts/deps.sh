@@ -9,6 +9,7 @@ packages=(
   libtbb-dev python3                                # benchmark peers (oneTBB, Python's executors)
   libcereal-dev                                     # ProcessPool: arguments and results
   librandom123-dev                                  # concur::Random (Philox)
+  libuv1-dev pkg-config                             # the event loop
   libopenblas-dev python3-numpy                     # BLAS control tests; the numpy peer of bench/sci
   libcli11-dev libfmt-dev nlohmann-json3-dev        # the concur CLI
 )

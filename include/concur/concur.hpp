@@ -11,6 +11,12 @@
 #include <concur/core/unhandled_exception.hpp>
 #include <concur/core/wait.hpp>
 #include <concur/errors.hpp>
+#include <concur/loop/await_future.hpp>
+#include <concur/loop/event_loop.hpp>
+#include <concur/loop/run.hpp>
+#include <concur/loop/sleep.hpp>
+#include <concur/loop/spawn.hpp>
+#include <concur/loop/task.hpp>
 #include <concur/process/process_pool.hpp>
 #include <concur/process/worker_entry.hpp>
 #include <concur/profile/parallelism_probe.hpp>

@@ -1,0 +1,140 @@
+// EventLoop: the reactor that runs Tasks on one thread (Python: asyncio's event loop, on
+// libuv like uvloop).
+//
+// Most programs never name it: concur::run(task) makes a loop on the calling thread,
+// runs the task to its end and closes the loop. What the loop does each turn: resume the
+// coroutines made ready since the last turn (in the order they became ready), fire the
+// timers that are due (in deadline order, never early), then wait in libuv for I/O, the
+// next timer or a call from another thread.
+//
+// Lifetime: one loop per thread at a time, current while it runs. At the end of
+// run_until_complete the tasks still alive are cancelled and run to their end (as
+// asyncio.run does), so destroying the loop leaves nothing pending.
+// Thread safety: everything is loop-thread only, except call_soon_threadsafe (any
+// thread, also after the loop closed: the call is then dropped and false returned).
+#pragma once
+
+#include <concur/errors.hpp>
+#include <concur/export.hpp>
+#include <concur/loop/task.hpp>
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace concur {
+inline namespace v0 {
+
+namespace detail {
+
+using LoopClock = std::chrono::steady_clock;
+
+// A one-shot timer entry owned by an awaiter; the loop keeps a heap of pointers to them.
+struct LoopTimer {
+  LoopClock::time_point deadline;
+  std::uint64_t sequence = 0;       // ties broken in the order they were added
+  std::size_t heap_index = static_cast<std::size_t>(-1);  // -1: not in the heap
+  void (*fire)(LoopTimer&) noexcept = nullptr;
+  void* owner = nullptr;  // for fire
+};
+
+// The part of a loop that other threads reach; outlives the loop (shared).
+struct LoopInbox;
+// Any thread: queues `callback` for the loop behind `inbox`; false when that loop has
+// closed (or is gone), and the callback is dropped.
+CONCUR_EXPORT bool post_to_inbox(const std::weak_ptr<LoopInbox>& inbox, std::function<void()> callback);
+
+// One spawned task's shared state (TaskHandle's and the loop's).
+struct SpawnStateBase {
+  TaskContext context;
+  std::exception_ptr error;
+  std::vector<class JoinWaiter*> joiners;
+  SpawnStateBase* prev = nullptr;  // the loop's list of live tasks
+  SpawnStateBase* next = nullptr;
+
+  virtual ~SpawnStateBase() = default;
+  bool done() const noexcept { return context.done; }
+};
+
+class JoinWaiter {
+ public:
+  virtual void wake() noexcept = 0;
+
+ protected:
+  ~JoinWaiter() = default;
+};
+
+}  // namespace detail
+
+class CONCUR_EXPORT EventLoop {
+ public:
+  // Error if libuv cannot make a loop; InvalidState if this thread already runs one.
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // The loop running on this thread, or nullptr.
+  static EventLoop* current() noexcept;
+
+  // Runs `main` as a task on this loop until it ends; returns its value or rethrows.
+  // SIGINT while it runs cancels `main` (its CancelledError then propagates here).
+  // Defined in spawn.hpp.
+  template <class T>
+  T run_until_complete(Task<T> main);
+
+  // Loop thread: resumes `handle` on a later turn, after what is already ready.
+  template <class P>
+  void call_soon(std::coroutine_handle<P> handle) {
+    ready_handles_.push_back(handle);
+  }
+  void call_soon(std::function<void()> callback);
+  // Any thread: runs `callback` on the loop thread soon. False (and the callback is
+  // dropped) when the loop has closed.
+  bool call_soon_threadsafe(std::function<void()> callback);
+  std::shared_ptr<detail::LoopInbox> inbox() const noexcept { return inbox_; }
+
+  // Loop thread: timers (see sleep.hpp).
+  void add_timer(detail::LoopTimer& timer);
+  void remove_timer(detail::LoopTimer& timer) noexcept;
+
+  // What is still pending: ready callbacks, timers and live tasks.
+  std::size_t pending() const noexcept;
+
+  // For spawn(): registers a task's state so that the end of the loop can cancel it.
+  void adopt_task(detail::SpawnStateBase& state) noexcept;
+  void forget_task(detail::SpawnStateBase& state) noexcept;
+
+  // The libuv loop (a uv_loop_t*), for the network layer.
+  void* native() const noexcept;
+
+ private:
+  // Runs turns until `stop()` is true.
+  template <class Stop>
+  void run_until(Stop stop) {
+    while (!stop()) run_once();
+  }
+  void run_once();  // one turn; blocks only when it found nothing to do
+  bool fire_due_timers();
+  void cancel_remaining_tasks();
+  void start_sigint_watch(detail::TaskContext& main);
+  void stop_sigint_watch() noexcept;
+
+  struct Native;
+  std::unique_ptr<Native> native_;
+  std::shared_ptr<detail::LoopInbox> inbox_;
+  std::deque<std::coroutine_handle<>> ready_handles_;
+  std::deque<std::function<void()>> ready_callbacks_;
+  std::vector<detail::LoopTimer*> timers_;  // a binary min-heap on (deadline, sequence)
+  std::uint64_t timer_sequence_ = 0;
+  detail::SpawnStateBase* tasks_ = nullptr;  // live spawned tasks
+  std::size_t task_count_ = 0;
+};
+
+}  // namespace v0
+}  // namespace concur

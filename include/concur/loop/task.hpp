@@ -1,0 +1,187 @@
+// Task<T>: a lazily started coroutine, the unit of work of concur's event loop (Python:
+// a coroutine function's coroutine object).
+//
+//   concur::Task<int> answer() { co_await concur::sleep(10ms); co_return 42; }
+//   concur::Task<int> twice() { co_return 2 * co_await answer(); }
+//   int x = concur::run(twice());                          // 84
+//
+// A Task starts when it is awaited (or handed to run / spawn) and resumes its awaiter
+// when it ends, by symmetric transfer: a chain of a million nested co_awaits uses no
+// more stack than one. An exception leaving the coroutine is rethrown by co_await.
+//
+// Cancellation follows asyncio: every Task runs on behalf of one *task* (what spawn or
+// run started: its TaskContext). Cancelling that task resumes it at the suspension point
+// it waits on, where co_await throws CancelledError; destructors and catch blocks run,
+// and the coroutine may catch it and go on or rethrow. A cancel that arrives while the
+// task is not suspended is delivered at its next suspension point.
+//
+// Lifetime: a Task owns its coroutine frame (move-only); destroying a Task that has not
+// run destroys the frame without running it.
+// Thread safety: a Task and everything it awaits belong to the loop thread that runs it.
+#pragma once
+
+#include <concur/errors.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace concur {
+inline namespace v0 {
+
+class EventLoop;
+
+namespace detail {
+
+// Something a suspended task waits on that can be interrupted: cancel() arranges for
+// the waiting coroutine to be resumed soon; its await_resume then throws CancelledError.
+class Interruptible {
+ public:
+  virtual void interrupt() noexcept = 0;
+
+ protected:
+  ~Interruptible() = default;
+};
+
+// The state of one task (asyncio.Task): its loop and its cancellation.
+struct TaskContext {
+  EventLoop* loop = nullptr;
+  Interruptible* waiting_on = nullptr;  // the interruptible awaiter it is suspended on
+  bool cancel_pending = false;          // a cancel not yet delivered
+  bool done = false;
+
+  // Returns false when the task has already ended.
+  bool cancel() noexcept {
+    if (done) return false;
+    if (waiting_on != nullptr) {
+      Interruptible* target = std::exchange(waiting_on, nullptr);
+      target->interrupt();
+    } else {
+      cancel_pending = true;
+    }
+    return true;
+  }
+  // Called by an interruptible awaiter before it suspends: true when a pending cancel
+  // must be delivered now instead (the awaiter then does not suspend and throws).
+  bool take_pending_cancel() noexcept { return std::exchange(cancel_pending, false); }
+};
+
+class PromiseBase {
+ public:
+  TaskContext* context = nullptr;
+  std::coroutine_handle<> continuation;
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+  auto final_suspend() noexcept {
+    struct Transfer {
+      bool await_ready() noexcept { return false; }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<>) noexcept { return next; }
+      void await_resume() noexcept {}
+      std::coroutine_handle<> next;
+    };
+    return Transfer{continuation ? continuation : std::noop_coroutine()};
+  }
+  void unhandled_exception() noexcept { error = std::current_exception(); }
+
+  std::exception_ptr error;
+};
+
+template <class T>
+class Promise;
+
+template <class T>
+struct TaskAwaiter {
+  std::coroutine_handle<Promise<T>> child;
+  bool await_ready() const noexcept { return !child || child.done(); }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
+    child.promise().context = parent.promise().context;
+    child.promise().continuation = parent;
+    return child;
+  }
+  T await_resume();
+};
+
+}  // namespace detail
+
+template <class T = void>
+class [[nodiscard]] Task {
+ public:
+  using promise_type = detail::Promise<T>;
+  using value_type = T;
+
+  Task() noexcept = default;
+  explicit Task(std::coroutine_handle<promise_type> handle) noexcept : handle_(handle) {}
+  Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+  Task& operator=(Task other) noexcept {
+    std::swap(handle_, other.handle_);
+    return *this;
+  }
+  ~Task() {
+    if (handle_) handle_.destroy();
+  }
+
+  explicit operator bool() const noexcept { return static_cast<bool>(handle_); }
+
+  // co_await task: runs it in the awaiting task's context, then yields its value.
+  auto operator co_await() && noexcept { return detail::TaskAwaiter<T>{handle_}; }
+
+  // For the loop's drivers: the coroutine handle (ownership stays with the Task).
+  std::coroutine_handle<promise_type> handle() const noexcept { return handle_; }
+
+ private:
+  std::coroutine_handle<promise_type> handle_;
+};
+
+namespace detail {
+
+template <class T>
+class Promise : public PromiseBase {
+ public:
+  Task<T> get_return_object() noexcept { return Task<T>(std::coroutine_handle<Promise>::from_promise(*this)); }
+  template <class U>
+    requires std::is_convertible_v<U&&, T>
+  void return_value(U&& value) {
+    value_.emplace(std::forward<U>(value));
+  }
+  T result() {
+    if (error) std::rethrow_exception(error);
+    return std::move(*value_);
+  }
+
+ private:
+  std::optional<T> value_;
+};
+
+template <>
+class Promise<void> : public PromiseBase {
+ public:
+  Task<void> get_return_object() noexcept {
+    return Task<void>(std::coroutine_handle<Promise>::from_promise(*this));
+  }
+  void return_void() noexcept {}
+  void result() {
+    if (error) std::rethrow_exception(error);
+  }
+};
+
+template <class T>
+T TaskAwaiter<T>::await_resume() {
+  if (!child) throw InvalidState("concur::Task: awaiting an empty task");
+  return child.promise().result();
+}
+
+// The context of the coroutine behind `handle` (a concur Task's or a loop driver's).
+template <class P>
+TaskContext& context_of(std::coroutine_handle<P> handle) {
+  static_assert(std::is_base_of_v<PromiseBase, P>,
+                "concur: this awaitable can only be awaited from a concur::Task");
+  return *handle.promise().context;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace concur

@@ -1,0 +1,258 @@
+#include <concur/loop/event_loop.hpp>
+#include <concur/loop/spawn.hpp>
+
+#include <uv.h>
+
+#include <algorithm>
+#include <csignal>
+#include <mutex>
+#include <string>
+
+namespace concur {
+inline namespace v0 {
+namespace detail {
+
+struct LoopInbox {
+  std::mutex mutex;
+  std::vector<std::function<void()>> calls;  // guarded
+  uv_async_t* async = nullptr;               // guarded; null once the loop closed
+};
+
+bool post_to_inbox(const std::weak_ptr<LoopInbox>& weak, std::function<void()> callback) {
+  const std::shared_ptr<LoopInbox> inbox = weak.lock();
+  if (!inbox) return false;
+  std::lock_guard lock(inbox->mutex);
+  if (inbox->async == nullptr) return false;
+  inbox->calls.push_back(std::move(callback));
+  uv_async_send(inbox->async);  // coalesces; safe from any thread
+  return true;
+}
+
+void finish_spawned(SpawnStateBase& state) noexcept {
+  state.context.done = true;
+  state.context.waiting_on = nullptr;
+  std::vector<JoinWaiter*> joiners = std::move(state.joiners);
+  for (JoinWaiter* joiner : joiners) joiner->wake();
+  state.context.loop->forget_task(state);
+}
+
+}  // namespace detail
+
+namespace {
+
+thread_local EventLoop* current_loop = nullptr;
+
+void check_uv(int status, const char* what) {
+  if (status < 0) throw Error(std::string("concur::EventLoop: ") + what + ": " + uv_strerror(status));
+}
+
+bool earlier(const detail::LoopTimer* a, const detail::LoopTimer* b) noexcept {
+  return a->deadline != b->deadline ? a->deadline < b->deadline : a->sequence < b->sequence;
+}
+
+}  // namespace
+
+struct EventLoop::Native {
+  uv_loop_t loop{};
+  uv_async_t async{};
+  uv_timer_t timer{};
+  uv_signal_t sigint{};
+  bool sigint_active = false;
+  detail::TaskContext* sigint_target = nullptr;
+};
+
+EventLoop::EventLoop() : native_(std::make_unique<Native>()), inbox_(std::make_shared<detail::LoopInbox>()) {
+  if (current_loop != nullptr) throw InvalidState("concur::EventLoop: this thread already runs an event loop");
+  check_uv(uv_loop_init(&native_->loop), "uv_loop_init");
+  native_->loop.data = this;
+  int status = uv_async_init(&native_->loop, &native_->async, [](uv_async_t* async) {
+    auto* self = static_cast<EventLoop*>(async->loop->data);
+    std::vector<std::function<void()>> calls;
+    {
+      std::lock_guard lock(self->inbox_->mutex);
+      calls.swap(self->inbox_->calls);
+    }
+    for (auto& call : calls) self->ready_callbacks_.push_back(std::move(call));
+  });
+  if (status == 0) status = uv_timer_init(&native_->loop, &native_->timer);
+  if (status == 0) status = uv_signal_init(&native_->loop, &native_->sigint);
+  if (status != 0) {
+    uv_loop_close(&native_->loop);
+    check_uv(status, "handle init");
+  }
+  native_->sigint.data = native_.get();
+  {
+    std::lock_guard lock(inbox_->mutex);
+    inbox_->async = &native_->async;
+  }
+  current_loop = this;
+}
+
+EventLoop::~EventLoop() {
+  {
+    std::lock_guard lock(inbox_->mutex);
+    inbox_->async = nullptr;  // later posts are dropped
+    inbox_->calls.clear();
+  }
+  cancel_remaining_tasks();
+  stop_sigint_watch();
+  uv_close(reinterpret_cast<uv_handle_t*>(&native_->async), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&native_->timer), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&native_->sigint), nullptr);
+  uv_run(&native_->loop, UV_RUN_DEFAULT);  // runs the close callbacks
+  uv_loop_close(&native_->loop);
+  if (current_loop == this) current_loop = nullptr;
+}
+
+EventLoop* EventLoop::current() noexcept { return current_loop; }
+
+void* EventLoop::native() const noexcept { return &native_->loop; }
+
+void EventLoop::call_soon(std::function<void()> callback) { ready_callbacks_.push_back(std::move(callback)); }
+
+bool EventLoop::call_soon_threadsafe(std::function<void()> callback) {
+  return detail::post_to_inbox(inbox_, std::move(callback));
+}
+
+// ---- the timer heap -----------------------------------------------------------------------
+void EventLoop::add_timer(detail::LoopTimer& timer) {
+  timer.sequence = timer_sequence_++;
+  timers_.push_back(&timer);
+  std::size_t i = timers_.size() - 1;
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (!earlier(timers_[i], timers_[parent])) break;
+    std::swap(timers_[i], timers_[parent]);
+    timers_[i]->heap_index = i;
+    i = parent;
+  }
+  timers_[i]->heap_index = i;
+}
+
+void EventLoop::remove_timer(detail::LoopTimer& timer) noexcept {
+  std::size_t i = timer.heap_index;
+  if (i >= timers_.size() || timers_[i] != &timer) return;
+  timer.heap_index = static_cast<std::size_t>(-1);
+  detail::LoopTimer* last = timers_.back();
+  timers_.pop_back();
+  if (i == timers_.size()) return;
+  timers_[i] = last;
+  last->heap_index = i;
+  // Restore the heap around i: up, then down.
+  while (i > 0 && earlier(timers_[i], timers_[(i - 1) / 2])) {
+    std::swap(timers_[i], timers_[(i - 1) / 2]);
+    timers_[i]->heap_index = i;
+    i = (i - 1) / 2;
+    timers_[i]->heap_index = i;
+  }
+  for (;;) {
+    const std::size_t left = 2 * i + 1, right = left + 1;
+    std::size_t smallest = i;
+    if (left < timers_.size() && earlier(timers_[left], timers_[smallest])) smallest = left;
+    if (right < timers_.size() && earlier(timers_[right], timers_[smallest])) smallest = right;
+    if (smallest == i) break;
+    std::swap(timers_[i], timers_[smallest]);
+    timers_[i]->heap_index = i;
+    timers_[smallest]->heap_index = smallest;
+    i = smallest;
+  }
+}
+
+// ---- running ----------------------------------------------------------------------------------
+void EventLoop::run_once() {
+  // What became ready before this turn runs now; what it makes ready waits a turn.
+  std::size_t handles = ready_handles_.size(), callbacks = ready_callbacks_.size();
+  const bool had_work = handles + callbacks > 0;
+  while (handles-- > 0) {
+    const std::coroutine_handle<> handle = ready_handles_.front();
+    ready_handles_.pop_front();
+    handle.resume();
+  }
+  while (callbacks-- > 0) {
+    std::function<void()> callback = std::move(ready_callbacks_.front());
+    ready_callbacks_.pop_front();
+    callback();
+  }
+  if (fire_due_timers() || had_work) {
+    uv_run(&native_->loop, UV_RUN_NOWAIT);  // poll I/O without waiting; the caller checks its stop
+    return;
+  }
+  // Nothing to do now: wait for I/O, the next timer or another thread.
+  if (!timers_.empty()) {
+    uv_update_time(&native_->loop);  // libuv times from its cached clock
+    const auto wait = timers_.front()->deadline - detail::LoopClock::now();
+    const auto ms = std::max<long long>(0, std::chrono::ceil<std::chrono::milliseconds>(wait).count());
+    // The callback stops the turn: libuv 1.44 runs due timers *before* polling in
+    // UV_RUN_ONCE, and would then poll with no timeout at all (a hang) if this timer
+    // had already fired; uv_stop makes that poll return at once.
+    uv_timer_start(&native_->timer, [](uv_timer_t* timer) { uv_stop(timer->loop); }, static_cast<std::uint64_t>(ms), 0);
+  }
+  uv_run(&native_->loop, UV_RUN_ONCE);
+  uv_timer_stop(&native_->timer);
+  (void)fire_due_timers();
+}
+
+bool EventLoop::fire_due_timers() {
+  bool fired = false;
+  const auto now = detail::LoopClock::now();
+  while (!timers_.empty() && timers_.front()->deadline <= now) {
+    detail::LoopTimer& timer = *timers_.front();
+    remove_timer(timer);
+    timer.fire(timer);
+    fired = true;
+  }
+  return fired;
+}
+
+std::size_t EventLoop::pending() const noexcept {
+  return ready_handles_.size() + ready_callbacks_.size() + timers_.size() + task_count_;
+}
+
+void EventLoop::adopt_task(detail::SpawnStateBase& state) noexcept {
+  state.next = tasks_;
+  state.prev = nullptr;
+  if (tasks_ != nullptr) tasks_->prev = &state;
+  tasks_ = &state;
+  ++task_count_;
+}
+
+void EventLoop::forget_task(detail::SpawnStateBase& state) noexcept {
+  if (state.prev != nullptr) state.prev->next = state.next;
+  if (state.next != nullptr) state.next->prev = state.prev;
+  if (tasks_ == &state) tasks_ = state.next;
+  state.prev = state.next = nullptr;
+  --task_count_;
+}
+
+void EventLoop::cancel_remaining_tasks() {
+  // As asyncio.run: cancel what is left and let it unwind. A task that ignores the
+  // cancellation and keeps waiting is cancelled again on each pass.
+  while (task_count_ > 0) {
+    for (detail::SpawnStateBase* task = tasks_; task != nullptr; task = task->next) (void)task->context.cancel();
+    for (int turn = 0; turn < 8 && task_count_ > 0; ++turn) run_once();
+  }
+  while (!ready_handles_.empty() || !ready_callbacks_.empty()) run_once();
+}
+
+void EventLoop::start_sigint_watch(detail::TaskContext& main) {
+  native_->sigint_target = &main;
+  const int status = uv_signal_start(
+      &native_->sigint,
+      [](uv_signal_t* signal, int) {
+        auto* native = static_cast<Native*>(signal->data);
+        if (native->sigint_target != nullptr) (void)native->sigint_target->cancel();
+      },
+      SIGINT);
+  check_uv(status, "uv_signal_start(SIGINT)");
+  native_->sigint_active = true;
+}
+
+void EventLoop::stop_sigint_watch() noexcept {
+  if (!native_->sigint_active) return;
+  uv_signal_stop(&native_->sigint);
+  native_->sigint_active = false;
+  native_->sigint_target = nullptr;
+}
+
+}  // namespace v0
+}  // namespace concur
