@@ -12,11 +12,17 @@
 #include <concur/core/wait.hpp>
 #include <concur/errors.hpp>
 #include <concur/loop/await_future.hpp>
+#include <concur/loop/event.hpp>
 #include <concur/loop/event_loop.hpp>
+#include <concur/loop/gather.hpp>
+#include <concur/loop/lock.hpp>
+#include <concur/loop/queue.hpp>
 #include <concur/loop/run.hpp>
 #include <concur/loop/sleep.hpp>
 #include <concur/loop/spawn.hpp>
 #include <concur/loop/task.hpp>
+#include <concur/loop/task_group.hpp>
+#include <concur/loop/to_thread.hpp>
 #include <concur/process/process_pool.hpp>
 #include <concur/process/worker_entry.hpp>
 #include <concur/profile/parallelism_probe.hpp>

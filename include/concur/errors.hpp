@@ -7,9 +7,11 @@
 
 #include <concur/export.hpp>
 
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace concur {
 inline namespace v0 {
@@ -91,6 +93,19 @@ class CONCUR_EXPORT QueueShutDown : public Error {
  public:
   QueueShutDown();
   using Error::Error;
+};
+
+// Several tasks failed together (Python: ExceptionGroup, raised by asyncio.TaskGroup).
+// what() names how many failed and the first failure; exceptions() holds them all, in
+// the order the tasks were started.
+class CONCUR_EXPORT ExceptionGroup : public Error {
+ public:
+  ExceptionGroup(const std::string& message, std::vector<std::exception_ptr> exceptions)
+      : Error(message), exceptions_(std::move(exceptions)) {}
+  const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
+
+ private:
+  std::vector<std::exception_ptr> exceptions_;
 };
 
 }  // namespace v0

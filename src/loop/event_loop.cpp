@@ -31,6 +31,7 @@ bool post_to_inbox(const std::weak_ptr<LoopInbox>& weak, std::function<void()> c
 void finish_spawned(SpawnStateBase& state) noexcept {
   state.context.done = true;
   state.context.waiting_on = nullptr;
+  if (state.on_done != nullptr) state.on_done(state, state.on_done_argument);
   std::vector<JoinWaiter*> joiners = std::move(state.joiners);
   for (JoinWaiter* joiner : joiners) joiner->wake();
   state.context.loop->forget_task(state);

@@ -56,6 +56,9 @@ struct SpawnStateBase {
   std::vector<class JoinWaiter*> joiners;
   SpawnStateBase* prev = nullptr;  // the loop's list of live tasks
   SpawnStateBase* next = nullptr;
+  // Called when the task ends, before its joiners wake (TaskGroup's watch).
+  void (*on_done)(SpawnStateBase&, void*) noexcept = nullptr;
+  void* on_done_argument = nullptr;
 
   virtual ~SpawnStateBase() = default;
   bool done() const noexcept { return context.done; }
@@ -66,7 +69,7 @@ class JoinWaiter {
   virtual void wake() noexcept = 0;
 
  protected:
-  ~JoinWaiter() = default;
+  virtual ~JoinWaiter() = default;
 };
 
 }  // namespace detail

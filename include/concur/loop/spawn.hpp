@@ -140,6 +140,7 @@ class TaskHandle {
 
   // For the loop: the shared state.
   detail::SpawnState<T>& state() const { return *state_; }
+  std::shared_ptr<detail::SpawnStateBase> shared_state() const { return state_; }
 
  private:
   std::shared_ptr<detail::SpawnState<T>> state_;

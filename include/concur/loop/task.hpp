@@ -43,7 +43,7 @@ class Interruptible {
   virtual void interrupt() noexcept = 0;
 
  protected:
-  ~Interruptible() = default;
+  virtual ~Interruptible() = default;
 };
 
 // The state of one task (asyncio.Task): its loop and its cancellation.
