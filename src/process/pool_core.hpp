@@ -1,0 +1,196 @@
+// The core of a ProcessPool, shared by its two source files: process_pool.cpp (building
+// the pool, submitting, shutting down) and pool_manager.cpp (the manager thread: worker
+// start-up, results, exits, deadlines). Private to src/process.
+//
+// Thread safety: the fields of ProcessPoolCore and Slot are guarded as documented at
+// each; the manager thread alone reads the channels and reaps the workers.
+#pragma once
+
+#include <concur/core/detail/shared_state.hpp>
+#include <concur/core/unhandled_exception.hpp>
+#include <concur/process/process_pool.hpp>
+
+#include "launcher.hpp"
+#include "posix.hpp"
+#include "worker.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace concur {
+inline namespace v0 {
+namespace detail {
+
+// Tasks sent ahead to a worker: the one it runs and the next, so it never waits for
+// the round trip between two tasks; up to kDeepPrefetch while its tasks are shorter
+// than kShortTask, so tiny tasks travel in batches. Deeper would queue work behind a
+// long task while another worker idles. A worker runs its tasks in order, so the ones
+// behind the running task have not started and move elsewhere if it dies.
+inline constexpr std::size_t kPrefetch = 2;
+inline constexpr std::size_t kDeepPrefetch = 16;
+inline constexpr auto kShortTask = std::chrono::microseconds(100);
+// How long the manager and an idle worker poll before they block: a round trip then
+// pays no wake-up (8-23 us on the machines we measured).
+inline constexpr auto kSpin = std::chrono::microseconds(50);
+// Deaths before `ready` in a row that break the pool.
+inline constexpr unsigned kStartAttempts = 3;
+// The tail of a worker's stderr kept for WorkerDied.
+inline constexpr std::size_t kStderrTail = 2048;
+
+// epoll keys: which slot, which of its processes (generation), which fd.
+enum class Source : std::uint64_t { channel = 1, stderr_pipe = 2, pidfd = 3, wake = 4, launcher = 5 };
+inline std::uint64_t key(Source source, std::size_t slot = 0, std::uint32_t generation = 0) {
+  return (std::uint64_t{generation} << 32) | (std::uint64_t{slot} << 8) |
+         static_cast<std::uint64_t>(source);
+}
+
+// One worker process's place in the pool; a replacement takes the same slot.
+struct Slot {
+  enum class Phase {
+    empty,      // no process
+    launching,  // asked the fork server
+    starting,   // config sent, waiting for `ready`
+    ready,      // takes tasks
+    retiring,   // takes no more tasks: it said so, or the pool closes it
+    stopping,   // signalled; waiting for it to exit
+  };
+
+  std::size_t index = 0;
+  std::uint32_t generation = 0;
+  Phase phase = Phase::empty;
+  bool was_ready = false;  // reached `ready` (else a death is a start-up failure)
+  unsigned start_failures = 0;  // deaths before `ready` in a row
+  bool hello = false;
+  bool eof = false;           // the worker's side of the channel is closed
+  bool write_closed = false;  // ours is shut for writing (the pool closes)
+  pid_t pid = -1;
+  std::string where;  // "worker process <pid>", for error messages
+  Fd channel, stderr_read, pidfd;
+
+  // Read side (manager thread only).
+  std::vector<char> in;
+  std::size_t in_size = 0;
+  std::string stderr_tail;
+  std::string protocol_error;
+
+  // Write side (under the pool's mutex).
+  std::string config;
+  std::deque<std::string_view> out;
+  std::size_t out_offset = 0;
+  bool watching_writes = false;
+
+  // Tasks sent, in order; the front one runs. Each holds the queue's reference.
+  std::deque<ProcessTaskBase*> in_flight;
+  std::size_t sent = 0;
+  Clock::time_point head_started;
+  Clock::duration mean_task = Clock::duration::max();  // moving average of task times
+  std::optional<Clock::time_point> head_deadline;
+  std::optional<Clock::time_point> kill_deadline;
+  std::optional<Clock::time_point> start_deadline;
+};
+
+class ProcessPoolCore final : public StopSink {
+ public:
+  ProcessPoolCore(std::size_t workers, ProcessPoolOptions options);
+  ~ProcessPoolCore();
+
+  void enqueue(ProcessTaskBase* task);
+  void shutdown(ShutdownOptions options);
+  void request_stop(ProcessTaskBase& task) noexcept override;
+  std::vector<int> pids() const;
+  std::size_t workers() const noexcept { return slots_.size(); }
+
+  std::atomic<std::uint64_t> next_id{1};
+
+ private:
+  // A task that leaves the pool's hands: published with `error` (or its decoded
+  // result), or only released when it was already finished.
+  struct Done {
+    enum Action { publish, publish_keep, release };
+    ProcessTaskBase* task;
+    std::size_t worker;
+    std::exception_ptr error;  // null: the decoded value is stored
+    Action action;
+  };
+
+  void run() noexcept;
+  void loop();
+  int next_timeout();
+  void handle(std::uint64_t data, std::uint32_t events, std::vector<Done>& done);
+  void launch(Slot& slot, std::vector<Done>& done);
+  void adopt(LaunchedWorker worker);
+  void read_channel(Slot& slot, std::vector<Done>& done);
+  void read_stderr(Slot& slot);
+  void process_frame(Slot& slot, std::string_view body, std::vector<Done>& done);
+  void on_result(Slot& slot, std::string_view body, std::vector<Done>& done);
+  void on_exit(Slot& slot, const ExitStatus& status, std::vector<Done>& done);
+  void check_deadlines(std::vector<Done>& done);
+  void handle_stop_requests(std::vector<Done>& done);
+  bool finished_locked();
+
+  // Under mutex_.
+  // Assigns queued tasks to workers. A frame goes out at once to an idle worker; frames
+  // behind a running task wait in the slot's buffer until flush_all, which the manager
+  // passes once per loop turn: one sendmsg then carries many frames.
+  enum class Flush { idle_only, flush_all };
+  void dispatch_locked(Flush flush);
+  void flush_locked(Slot& slot);
+  void head_started_locked(Slot& slot);
+  void stop_worker_locked(Slot& slot);
+  void break_locked(std::string reason, std::vector<Done>& done);
+  void requeue_front_locked(std::deque<ProcessTaskBase*> tasks);
+  void watch(Slot& slot, bool writes);
+  // Sets a slot's deadline; wakes the manager when it sleeps past it (a submitter or
+  // canceller arms deadlines while the manager may be blocked in epoll_wait).
+  void arm_locked(std::optional<Clock::time_point>& deadline, Clock::time_point when);
+
+  void finish(std::vector<Done>& done) noexcept;
+  template <class Event>
+  void notify(Event&& event) noexcept;
+  static const std::string& where(const Slot& slot) { return slot.where; }
+  static std::string stderr_tail(const Slot& slot) {
+    const std::size_t size = slot.stderr_tail.size();
+    return slot.stderr_tail.substr(size > kStderrTail ? size - kStderrTail : 0);
+  }
+
+  const ProcessPoolOptions options_;
+  Observer* const observer_;
+  std::unique_ptr<Launcher> launcher_;
+  Fd epoll_;
+  Fd wake_;
+
+  mutable std::mutex mutex_;
+  std::deque<ProcessTaskBase*> queue_;  // guarded; each holds the queue's reference
+  std::vector<Slot> slots_;             // the vector is fixed; fields as documented
+  std::vector<ProcessTaskBase*> stop_requests_;  // guarded; each retained
+  bool closed_ = false;                          // guarded
+  std::string broken_;                           // guarded; non-empty: the reason
+  std::size_t round_robin_ = 0;                  // guarded
+  // When the manager's epoll_wait returns by itself; guarded, set by next_timeout().
+  Clock::time_point manager_wakes_at_ = Clock::time_point::max();
+
+  std::mutex join_mutex_;
+  std::thread manager_;
+};
+
+template <class Event>
+void ProcessPoolCore::notify(Event&& event) noexcept {
+  if (observer_ == nullptr) return;
+  try {
+    event(*observer_);
+  } catch (...) {
+    report_unhandled_exception(std::current_exception(), "a ProcessPool observer");
+  }
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace concur
