@@ -23,6 +23,12 @@
 #include <concur/loop/task.hpp>
 #include <concur/loop/task_group.hpp>
 #include <concur/loop/to_thread.hpp>
+#include <concur/net/connect.hpp>
+#include <concur/net/errors.hpp>
+#include <concur/net/resolve.hpp>
+#include <concur/net/server.hpp>
+#include <concur/net/stream.hpp>
+#include <concur/net/subprocess.hpp>
 #include <concur/process/process_pool.hpp>
 #include <concur/process/worker_entry.hpp>
 #include <concur/profile/parallelism_probe.hpp>

@@ -7,6 +7,7 @@
 
 #include <concur/export.hpp>
 
+#include <cstddef>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -102,6 +103,9 @@ class CONCUR_EXPORT ExceptionGroup : public Error {
  public:
   ExceptionGroup(const std::string& message, std::vector<std::exception_ptr> exceptions)
       : Error(message), exceptions_(std::move(exceptions)) {}
+  // "<who>: <n> of <total> <what> failed; the first: <its what()>".
+  ExceptionGroup(const std::string& who, std::size_t total, const std::string& what,
+                 std::vector<std::exception_ptr> exceptions);
   const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
 
  private:

@@ -28,6 +28,30 @@ CancelledError::CancelledError() : Error("the task was cancelled") {}
 
 QueueShutDown::QueueShutDown() : Error("the queue is shut down") {}
 
+namespace {
+
+std::string group_message(const std::string& who, std::size_t total, const std::string& what,
+                          const std::vector<std::exception_ptr>& exceptions) {
+  std::string first = "none";
+  if (!exceptions.empty()) {
+    try {
+      std::rethrow_exception(exceptions.front());
+    } catch (const std::exception& e) {
+      first = e.what();
+    } catch (...) {
+      first = "a non-standard exception";
+    }
+  }
+  return who + ": " + std::to_string(exceptions.size()) + " of " + std::to_string(total) + " " + what +
+         " failed; the first: " + first;
+}
+
+}  // namespace
+
+ExceptionGroup::ExceptionGroup(const std::string& who, std::size_t total, const std::string& what,
+                               std::vector<std::exception_ptr> exceptions)
+    : Error(group_message(who, total, what, exceptions)), exceptions_(std::move(exceptions)) {}
+
 WorkerDied::WorkerDied(int pid, std::optional<int> signal, std::optional<int> exit_code,
                        std::string stderr_tail)
     : Error(worker_died_message(pid, signal, exit_code, stderr_tail)),

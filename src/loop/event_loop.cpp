@@ -97,6 +97,11 @@ EventLoop::~EventLoop() {
   }
   cancel_remaining_tasks();
   stop_sigint_watch();
+  while (resources_ != nullptr) {
+    detail::LoopResource* resource = resources_;
+    untrack(*resource);
+    resource->close_now();
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&native_->async), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&native_->timer), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&native_->sigint), nullptr);
@@ -108,6 +113,36 @@ EventLoop::~EventLoop() {
 EventLoop* EventLoop::current() noexcept { return current_loop; }
 
 void* EventLoop::native() const noexcept { return &native_->loop; }
+
+void EventLoop::track(detail::LoopResource& resource) noexcept {
+  resource.next_resource = resources_;
+  resource.prev_resource = nullptr;
+  if (resources_ != nullptr) resources_->prev_resource = &resource;
+  resources_ = &resource;
+}
+
+void EventLoop::untrack(detail::LoopResource& resource) noexcept {
+  if (resource.prev_resource != nullptr) resource.prev_resource->next_resource = resource.next_resource;
+  if (resource.next_resource != nullptr) resource.next_resource->prev_resource = resource.prev_resource;
+  if (resources_ == &resource) resources_ = resource.next_resource;
+  resource.prev_resource = resource.next_resource = nullptr;
+}
+
+std::size_t EventLoop::open_handles() const noexcept {
+  struct Count {
+    const Native* own;
+    std::size_t n = 0;
+  } count{native_.get()};
+  uv_walk(
+      &native_->loop,
+      [](uv_handle_t* handle, void* arg) {
+        auto* c = static_cast<Count*>(arg);
+        const void* h = handle;
+        if (h != &c->own->async && h != &c->own->timer && h != &c->own->sigint) ++c->n;
+      },
+      &count);
+  return count.n;
+}
 
 void EventLoop::call_soon(std::function<void()> callback) { ready_callbacks_.push_back(std::move(callback)); }
 

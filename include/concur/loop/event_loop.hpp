@@ -64,6 +64,18 @@ struct SpawnStateBase {
   bool done() const noexcept { return context.done; }
 };
 
+// Something that holds a libuv handle (a stream, a server, a subprocess). The loop
+// closes the ones still open when it is destroyed, so that nothing outlives it.
+class LoopResource {
+ public:
+  virtual void close_now() noexcept = 0;
+  LoopResource* prev_resource = nullptr;  // the loop's list
+  LoopResource* next_resource = nullptr;
+
+ protected:
+  virtual ~LoopResource() = default;
+};
+
 class JoinWaiter {
  public:
   virtual void wake() noexcept = 0;
@@ -115,6 +127,12 @@ class CONCUR_EXPORT EventLoop {
 
   // The libuv loop (a uv_loop_t*), for the network layer.
   void* native() const noexcept;
+  // The network layer's resources: tracked from open to close (see LoopResource).
+  void track(detail::LoopResource& resource) noexcept;
+  void untrack(detail::LoopResource& resource) noexcept;
+  // libuv handles open or closing, not counting the loop's own: 0 once every stream,
+  // server and subprocess is closed (and the loop has run a turn).
+  std::size_t open_handles() const noexcept;
 
  private:
   // Runs turns until `stop()` is true.
@@ -137,6 +155,7 @@ class CONCUR_EXPORT EventLoop {
   std::uint64_t timer_sequence_ = 0;
   detail::SpawnStateBase* tasks_ = nullptr;  // live spawned tasks
   std::size_t task_count_ = 0;
+  detail::LoopResource* resources_ = nullptr;
 };
 
 }  // namespace v0

@@ -135,17 +135,7 @@ inline Task<void> TaskGroup::join() {
     if (child->error && !is_cancellation(child->error)) failures.push_back(child->error);
   }
   if (failures.empty()) co_return;
-  std::string first;
-  try {
-    std::rethrow_exception(failures.front());
-  } catch (const std::exception& e) {
-    first = e.what();
-  } catch (...) {
-    first = "a non-standard exception";
-  }
-  const std::string message = "concur::TaskGroup: " + std::to_string(failures.size()) + " of " +
-                              std::to_string(children_.size()) + " tasks failed; the first: " + first;
-  throw ExceptionGroup(message, std::move(failures));
+  throw ExceptionGroup("concur::TaskGroup", children_.size(), "tasks", std::move(failures));
 }
 
 }  // namespace v0

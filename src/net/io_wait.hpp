@@ -1,0 +1,106 @@
+// IoWaiter: a task suspended until a libuv completion, a timeout or a cancel, whichever
+// comes first (private to src/net).
+//
+//   IoWaiter waiter;
+//   core.reader = &waiter;             // the completion side calls waiter.wake()
+//   co_await waiter.wait(timeout);
+//   core.reader = nullptr;
+//   waiter.throw_if_interrupted("concur::Stream::read_some");
+//
+// Whoever calls wake() must forget the waiter: after its task resumes it is gone.
+// Thread safety: loop-thread only.
+#pragma once
+
+#include <concur/errors.hpp>
+#include <concur/loop/event_loop.hpp>
+#include <concur/loop/task.hpp>
+
+#include <chrono>
+#include <coroutine>
+#include <string>
+
+namespace concur {
+inline namespace v0 {
+namespace detail {
+
+class IoWaiter final : Interruptible {
+ public:
+  enum class State { idle, waiting, woken, timed_out, cancelled };
+
+  IoWaiter() = default;
+  IoWaiter(const IoWaiter&) = delete;
+  IoWaiter& operator=(const IoWaiter&) = delete;
+
+  struct Suspend {
+    IoWaiter& self;
+    LoopClock::duration timeout;
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> handle) {
+      return self.suspend(context_of(handle), handle, timeout);
+    }
+    void await_resume() const noexcept {}
+  };
+  // Suspends the current task; LoopClock::duration::max() waits without a time limit.
+  Suspend wait(LoopClock::duration timeout) noexcept { return Suspend{*this, timeout}; }
+
+  // The awaited completion happened: the task resumes on the loop's next turn. Does
+  // nothing when the wait already ended.
+  void wake() noexcept {
+    if (state_ != State::waiting) return;
+    end(State::woken);
+  }
+  State state() const noexcept { return state_; }
+  // After the wait: CancelledError or TimeoutError naming `what` and the time limit
+  // (`limit`: the caller's whole limit when this wait had what was left of it).
+  void throw_if_interrupted(const char* what) const { throw_if_interrupted(what, timeout_); }
+  void throw_if_interrupted(const char* what, LoopClock::duration limit) const {
+    if (state_ == State::cancelled) throw CancelledError();
+    if (state_ == State::timed_out) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(limit).count();
+      throw TimeoutError(std::string(what) + ": timed out after " + std::to_string(ms) + " ms");
+    }
+  }
+
+ private:
+  bool suspend(TaskContext& context, std::coroutine_handle<> handle, LoopClock::duration timeout) {
+    context_ = &context;
+    handle_ = handle;
+    timeout_ = timeout;
+    if (context.take_pending_cancel()) {
+      state_ = State::cancelled;
+      return false;
+    }
+    state_ = State::waiting;
+    if (timeout != LoopClock::duration::max()) {
+      timer_.deadline = LoopClock::now() + timeout;
+      timer_.fire = [](LoopTimer& timer) noexcept { static_cast<IoWaiter*>(timer.owner)->end(State::timed_out); };
+      timer_.owner = this;
+      context.loop->add_timer(timer_);
+      timer_armed_ = true;
+    }
+    context.waiting_on = this;
+    return true;
+  }
+  void interrupt() noexcept override { end(State::cancelled); }
+  void end(State how) noexcept {
+    state_ = how;
+    if (timer_armed_) {
+      context_->loop->remove_timer(timer_);
+      timer_armed_ = false;
+    }
+    if (context_->waiting_on == this) context_->waiting_on = nullptr;
+    context_->loop->call_soon(handle_);
+  }
+
+  State state_ = State::idle;
+  TaskContext* context_ = nullptr;
+  std::coroutine_handle<> handle_;
+  LoopClock::duration timeout_{};
+  LoopTimer timer_;
+  bool timer_armed_ = false;
+};
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace concur

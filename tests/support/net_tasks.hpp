@@ -1,0 +1,46 @@
+// Test helpers of the network tests: an echo handler, a closed port, and catching an
+// exception of a task as its message.
+#pragma once
+
+#include <concur/loop/task.hpp>
+#include <concur/net/server.hpp>
+#include <concur/net/stream.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace concur::test {
+
+// Echoes what it reads until the peer's end of stream.
+inline Task<void> echo(Stream stream) {
+  for (;;) {
+    std::string data = co_await stream.read_some();
+    if (data.empty()) co_return;
+    stream.write(data);
+    co_await stream.drain();
+  }
+}
+
+// The what() of the exception of type E that `task` raises; nullopt when it raises
+// nothing (another type propagates).
+template <class E, class T>
+Task<std::optional<std::string>> error_of(Task<T> task) {
+  try {
+    co_await std::move(task);
+  } catch (const E& e) {
+    co_return std::string(e.what());
+  }
+  co_return std::nullopt;
+}
+
+// A loopback port that nothing listens on (it was free a moment ago).
+inline Task<std::uint16_t> closed_port() {
+  Server server = co_await start_server([](Stream) -> Task<void> { co_return; }, "127.0.0.1", 0);
+  const std::uint16_t port = server.port();
+  server.close();
+  co_await server.wait_closed();
+  co_return port;
+}
+
+}  // namespace concur::test
