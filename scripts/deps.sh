@@ -11,6 +11,7 @@ packages=(
   librandom123-dev                                  # concur::Random (Philox)
   libuv1-dev pkg-config                             # the event loop
   libopenblas-dev python3-numpy                     # BLAS control tests; the numpy peer of bench/sci
+  python3-uvloop                                    # the asyncio/uvloop peer of bench/loop
   libcli11-dev libfmt-dev nlohmann-json3-dev        # the concur CLI
 )
 

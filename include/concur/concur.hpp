@@ -11,6 +11,7 @@
 #include <concur/core/unhandled_exception.hpp>
 #include <concur/core/wait.hpp>
 #include <concur/errors.hpp>
+#include <concur/loop/as_completed.hpp>
 #include <concur/loop/await_future.hpp>
 #include <concur/loop/event.hpp>
 #include <concur/loop/event_loop.hpp>
@@ -18,6 +19,7 @@
 #include <concur/loop/lock.hpp>
 #include <concur/loop/queue.hpp>
 #include <concur/loop/run.hpp>
+#include <concur/loop/shield.hpp>
 #include <concur/loop/sleep.hpp>
 #include <concur/loop/spawn.hpp>
 #include <concur/loop/task.hpp>

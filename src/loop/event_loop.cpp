@@ -3,6 +3,11 @@
 
 #include <uv.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <algorithm>
 #include <csignal>
 #include <mutex>
@@ -47,9 +52,6 @@ void check_uv(int status, const char* what) {
   if (status < 0) throw Error(std::string("concur::EventLoop: ") + what + ": " + uv_strerror(status));
 }
 
-bool earlier(const detail::LoopTimer* a, const detail::LoopTimer* b) noexcept {
-  return a->deadline != b->deadline ? a->deadline < b->deadline : a->sequence < b->sequence;
-}
 
 }  // namespace
 
@@ -62,8 +64,21 @@ struct EventLoop::Native {
   detail::TaskContext* sigint_target = nullptr;
 };
 
+// libuv asserts (aborts) when it closes one of its own fds numbered 0 to 2, which
+// happens when the process started with stdin, stdout or stderr closed and libuv took
+// that number. Hold those numbers with /dev/null first, as Node does.
+void reserve_standard_fds() noexcept {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      const int opened = ::open("/dev/null", O_RDWR);  // the lowest free number: fd
+      if (opened > 2) ::close(opened);                // someone else took it meanwhile
+    }
+  }
+}
+
 EventLoop::EventLoop() : native_(std::make_unique<Native>()), inbox_(std::make_shared<detail::LoopInbox>()) {
   if (current_loop != nullptr) throw InvalidState("concur::EventLoop: this thread already runs an event loop");
+  reserve_standard_fds();
   check_uv(uv_loop_init(&native_->loop), "uv_loop_init");
   native_->loop.data = this;
   int status = uv_async_init(&native_->loop, &native_->async, [](uv_async_t* async) {
@@ -73,7 +88,7 @@ EventLoop::EventLoop() : native_(std::make_unique<Native>()), inbox_(std::make_s
       std::lock_guard lock(self->inbox_->mutex);
       calls.swap(self->inbox_->calls);
     }
-    for (auto& call : calls) self->ready_callbacks_.push_back(std::move(call));
+    for (auto& call : calls) self->ready_callbacks_.emplace_back(std::move(call));
   });
   if (status == 0) status = uv_timer_init(&native_->loop, &native_->timer);
   if (status == 0) status = uv_signal_init(&native_->loop, &native_->sigint);
@@ -144,79 +159,100 @@ std::size_t EventLoop::open_handles() const noexcept {
   return count.n;
 }
 
-void EventLoop::call_soon(std::function<void()> callback) { ready_callbacks_.push_back(std::move(callback)); }
 
 bool EventLoop::call_soon_threadsafe(std::function<void()> callback) {
   return detail::post_to_inbox(inbox_, std::move(callback));
 }
 
 // ---- the timer heap -----------------------------------------------------------------------
-void EventLoop::add_timer(detail::LoopTimer& timer) {
-  timer.sequence = timer_sequence_++;
-  timers_.push_back(&timer);
-  std::size_t i = timers_.size() - 1;
-  while (i > 0) {
-    const std::size_t parent = (i - 1) / 2;
-    if (!earlier(timers_[i], timers_[parent])) break;
-    std::swap(timers_[i], timers_[parent]);
-    timers_[i]->heap_index = i;
-    i = parent;
-  }
-  timers_[i]->heap_index = i;
+namespace {
+
+using detail::TimerEntry;
+
+bool earlier(const TimerEntry& a, const TimerEntry& b) noexcept {
+  return a.deadline != b.deadline ? a.deadline < b.deadline : a.sequence < b.sequence;
 }
 
-void EventLoop::remove_timer(detail::LoopTimer& timer) noexcept {
-  std::size_t i = timer.heap_index;
-  if (i >= timers_.size() || timers_[i] != &timer) return;
-  timer.heap_index = static_cast<std::size_t>(-1);
-  detail::LoopTimer* last = timers_.back();
-  timers_.pop_back();
-  if (i == timers_.size()) return;
-  timers_[i] = last;
-  last->heap_index = i;
-  // Restore the heap around i: up, then down.
-  while (i > 0 && earlier(timers_[i], timers_[(i - 1) / 2])) {
-    std::swap(timers_[i], timers_[(i - 1) / 2]);
-    timers_[i]->heap_index = i;
+// Puts `entry` at heap slot i and moves it up or down to where it belongs.
+void sift(std::vector<TimerEntry>& heap, std::size_t i, TimerEntry entry) noexcept {
+  while (i > 0 && earlier(entry, heap[(i - 1) / 2])) {
+    heap[i] = heap[(i - 1) / 2];
+    heap[i].timer->heap_index = i;
     i = (i - 1) / 2;
-    timers_[i]->heap_index = i;
   }
   for (;;) {
     const std::size_t left = 2 * i + 1, right = left + 1;
     std::size_t smallest = i;
-    if (left < timers_.size() && earlier(timers_[left], timers_[smallest])) smallest = left;
-    if (right < timers_.size() && earlier(timers_[right], timers_[smallest])) smallest = right;
+    const TimerEntry* best = &entry;
+    if (left < heap.size() && earlier(heap[left], *best)) {
+      smallest = left;
+      best = &heap[left];
+    }
+    if (right < heap.size() && earlier(heap[right], *best)) smallest = right;
     if (smallest == i) break;
-    std::swap(timers_[i], timers_[smallest]);
-    timers_[i]->heap_index = i;
-    timers_[smallest]->heap_index = smallest;
+    heap[i] = heap[smallest];
+    heap[i].timer->heap_index = i;
     i = smallest;
   }
+  heap[i] = entry;
+  entry.timer->heap_index = i;
+}
+
+}  // namespace
+
+void EventLoop::add_timer(detail::LoopTimer& timer) {
+  timer.sequence = timer_sequence_++;
+  timers_.push_back(TimerEntry{timer.deadline, timer.sequence, &timer});
+  sift(timers_, timers_.size() - 1, timers_.back());
+}
+
+void EventLoop::remove_timer(detail::LoopTimer& timer) noexcept {
+  const std::size_t i = timer.heap_index;
+  if (i >= timers_.size() || timers_[i].timer != &timer) return;
+  timer.heap_index = static_cast<std::size_t>(-1);
+  const TimerEntry last = timers_.back();
+  timers_.pop_back();
+  if (i < timers_.size()) sift(timers_, i, last);
 }
 
 // ---- running ----------------------------------------------------------------------------------
 void EventLoop::run_once() {
   // What became ready before this turn runs now; what it makes ready waits a turn.
-  std::size_t handles = ready_handles_.size(), callbacks = ready_callbacks_.size();
-  const bool had_work = handles + callbacks > 0;
-  while (handles-- > 0) {
-    const std::coroutine_handle<> handle = ready_handles_.front();
-    ready_handles_.pop_front();
-    handle.resume();
+  const bool had_work = !ready_handles_.empty() || !ready_callbacks_.empty();
+  if (!ready_handles_.empty()) {
+    spare_handles_.swap(ready_handles_);
+    for (const std::coroutine_handle<> handle : spare_handles_) handle.resume();  // never throws
+    spare_handles_.clear();
   }
-  while (callbacks-- > 0) {
-    std::function<void()> callback = std::move(ready_callbacks_.front());
-    ready_callbacks_.pop_front();
-    callback();
+  if (!ready_callbacks_.empty()) {
+    spare_callbacks_.swap(ready_callbacks_);
+    std::size_t done = 0;
+    try {
+      for (; done < spare_callbacks_.size(); ++done) spare_callbacks_[done]();
+    } catch (...) {  // the callbacks after the failing one stay queued, first in line
+      ready_callbacks_.insert(ready_callbacks_.begin(), std::make_move_iterator(spare_callbacks_.begin() + done + 1),
+                              std::make_move_iterator(spare_callbacks_.end()));
+      spare_callbacks_.clear();
+      throw;
+    }
+    spare_callbacks_.clear();
   }
-  if (fire_due_timers() || had_work) {
-    uv_run(&native_->loop, UV_RUN_NOWAIT);  // poll I/O without waiting; the caller checks its stop
+  const bool fired = fire_due_timers();
+  if (had_work || fired) {
+    // More is ready already: poll I/O without waiting, but not on every turn (each poll
+    // is a system call): every 64 busy turns. When nothing is left ready, the next turn
+    // waits for I/O anyway.
+    const bool more = !ready_handles_.empty() || !ready_callbacks_.empty();
+    if (!more || ++busy_turns_ < 64) return;
+    busy_turns_ = 0;
+    uv_run(&native_->loop, UV_RUN_NOWAIT);
     return;
   }
+  busy_turns_ = 0;
   // Nothing to do now: wait for I/O, the next timer or another thread.
   if (!timers_.empty()) {
     uv_update_time(&native_->loop);  // libuv times from its cached clock
-    const auto wait = timers_.front()->deadline - detail::LoopClock::now();
+    const auto wait = timers_.front().deadline - detail::LoopClock::now();
     const auto ms = std::max<long long>(0, std::chrono::ceil<std::chrono::milliseconds>(wait).count());
     // The callback stops the turn: libuv 1.44 runs due timers *before* polling in
     // UV_RUN_ONCE, and would then poll with no timeout at all (a hang) if this timer
@@ -229,10 +265,11 @@ void EventLoop::run_once() {
 }
 
 bool EventLoop::fire_due_timers() {
+  if (timers_.empty()) return false;
   bool fired = false;
   const auto now = detail::LoopClock::now();
-  while (!timers_.empty() && timers_.front()->deadline <= now) {
-    detail::LoopTimer& timer = *timers_.front();
+  while (!timers_.empty() && timers_.front().deadline <= now) {
+    detail::LoopTimer& timer = *timers_.front().timer;
     remove_timer(timer);
     timer.fire(timer);
     fired = true;

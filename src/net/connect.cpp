@@ -23,7 +23,7 @@ namespace {
 // Owned by the connecting task until it stops waiting; then by libuv's callback.
 struct ConnectRequest {
   uv_connect_t request{};
-  detail::IoWaiter* waiter = nullptr;
+  detail::Wakeup* waiter = nullptr;
   bool abandoned = false;
   bool completed = false;
   int status = 0;
@@ -43,7 +43,7 @@ Task<int> connect_to(const Endpoint& endpoint, Stream& out, detail::LoopClock::t
   core->track();
   Stream stream(core);  // closes the socket on every way out
   auto request = std::make_unique<ConnectRequest>();
-  detail::IoWaiter waiter;
+  detail::Wakeup waiter;
   request->waiter = &waiter;
   request->request.data = request.get();
   const int status = uv_tcp_connect(&request->request, &core->uv.tcp, reinterpret_cast<sockaddr*>(&address),

@@ -13,7 +13,7 @@ namespace {
 // Owned by the awaiting task until it stops waiting; then by libuv's callback.
 struct ResolveRequest {
   uv_getaddrinfo_t request{};
-  detail::IoWaiter* waiter = nullptr;
+  detail::Wakeup* waiter = nullptr;
   bool abandoned = false;
   bool completed = false;
   int status = 0;
@@ -75,7 +75,7 @@ Task<std::vector<Endpoint>> resolve(std::string host, std::uint16_t port, Addres
     co_return std::vector<Endpoint>{to_endpoint(reinterpret_cast<sockaddr*>(&in6))};
   }
   auto request = std::make_unique<ResolveRequest>();
-  detail::IoWaiter waiter;
+  detail::Wakeup waiter;
   request->waiter = &waiter;
   request->request.data = request.get();
   addrinfo hints{};
@@ -89,7 +89,7 @@ Task<std::vector<Endpoint>> resolve(std::string host, std::uint16_t port, Addres
                        detail::uv_error_code(status));
   }
   co_await waiter.wait(timeout == std::chrono::nanoseconds::max() ? detail::LoopClock::duration::max() : timeout);
-  if (waiter.state() != detail::IoWaiter::State::woken) {
+  if (waiter.state() != detail::Wakeup::State::woken) {
     if (!request->completed) {
       // The callback still comes (with UV_EAI_CANCELED when libuv could cancel it).
       request->abandoned = true;

@@ -24,7 +24,7 @@ struct ServerCore final : LoopResource, std::enable_shared_from_this<ServerCore>
   std::uint64_t next_id = 0;
   std::vector<std::exception_ptr> failures;  // the first kept_failures
   std::size_t connections_served = 0;
-  std::vector<IoWaiter*> idle_waiters;
+  std::vector<Wakeup*> idle_waiters;
   bool closing = false;
   bool listener_closed = false;
   std::shared_ptr<ServerCore> hold;  // this, while libuv holds the listener
@@ -44,9 +44,9 @@ struct ServerCore final : LoopResource, std::enable_shared_from_this<ServerCore>
   bool idle() const noexcept { return closing && listener_closed && running.empty(); }
   void wake_if_idle() noexcept {
     if (!idle()) return;
-    std::vector<IoWaiter*> waiters = std::move(idle_waiters);
+    std::vector<Wakeup*> waiters = std::move(idle_waiters);
     idle_waiters.clear();
-    for (IoWaiter* w : waiters) w->wake();
+    for (Wakeup* w : waiters) w->wake();
   }
   void record(std::exception_ptr failure) {
     if (options.on_handler_error) {
@@ -189,7 +189,7 @@ Task<void> Server::wait_closed() {
   if (!core_) throw InvalidState("concur::Server::wait_closed: an empty Server");
   const std::shared_ptr<ServerCore> core = core_;
   while (!core->idle()) {
-    detail::IoWaiter waiter;
+    detail::Wakeup waiter;
     core->idle_waiters.push_back(&waiter);
     co_await waiter.wait(detail::LoopClock::duration::max());
     std::erase(core->idle_waiters, &waiter);

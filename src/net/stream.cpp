@@ -31,7 +31,9 @@ std::string endpoint_name(const sockaddr* address) {
   if (address->sa_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
     uv_ip6_name(in6, text, sizeof text);
-    return "[" + std::string(text) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    std::string name = "[";  // appended: g++ 12 -O3 misreports "[" + std::string (-Wrestrict)
+    name.append(text).append("]:").append(std::to_string(ntohs(in6->sin6_port)));
+    return name;
   }
   return {};
 }
@@ -64,15 +66,15 @@ void on_closed(uv_handle_t* handle) {
   auto* core = static_cast<StreamCore*>(handle->data);
   core->handle_closed = true;
   core->loop->untrack(*core);
-  std::vector<IoWaiter*> waiters = std::move(core->close_waiters);
-  for (IoWaiter* w : waiters) w->wake();
+  std::vector<Wakeup*> waiters = std::move(core->close_waiters);
+  for (Wakeup* w : waiters) w->wake();
   if (!core->owner_alive) delete core;
 }
 
-void wake_all(std::vector<IoWaiter*>& waiters) noexcept {
-  std::vector<IoWaiter*> woken = std::move(waiters);
+void wake_all(std::vector<Wakeup*>& waiters) noexcept {
+  std::vector<Wakeup*> woken = std::move(waiters);
   waiters.clear();
-  for (IoWaiter* w : woken) w->wake();
+  for (Wakeup* w : woken) w->wake();
 }
 
 void on_shutdown(uv_shutdown_t* request, int status) {
@@ -137,7 +139,7 @@ void StreamCore::want_input() {
 
 void StreamCore::wake_reader() noexcept {
   if (reader == nullptr) return;
-  IoWaiter* w = reader;
+  Wakeup* w = reader;
   reader = nullptr;
   w->wake();
 }
@@ -191,7 +193,7 @@ Task<void> fill(StreamCore& core, std::size_t want, detail::LoopClock::time_poin
     core.reader_wants = want;
     core.want_input();
     if (satisfied(core, want)) break;
-    detail::IoWaiter waiter;
+    detail::Wakeup waiter;
     core.reader = &waiter;
     const auto wait = deadline == detail::LoopClock::time_point::max() ? detail::LoopClock::duration::max()
                                                                          : deadline - detail::LoopClock::now();
@@ -364,7 +366,7 @@ Task<void> Stream::drain(std::chrono::nanoseconds timeout) {
   constexpr const char* what = "concur::Stream::drain";
   StreamCore& core = live(what);
   if (core.write_queued > StreamCore::write_high_water && core.write_status == 0 && !core.close_started) {
-    detail::IoWaiter waiter;
+    detail::Wakeup waiter;
     core.drainers.push_back(&waiter);
     co_await waiter.wait(timeout == no_timeout ? detail::LoopClock::duration::max() : timeout);
     std::erase(core.drainers, &waiter);
@@ -402,7 +404,7 @@ Task<void> Stream::wait_closed() {
   StreamCore& core = live("concur::Stream::wait_closed");
   if (!core.close_started) throw InvalidState("concur::Stream::wait_closed: close() was not called");
   if (core.handle_closed) co_return;
-  detail::IoWaiter waiter;
+  detail::Wakeup waiter;
   core.close_waiters.push_back(&waiter);
   co_await waiter.wait(detail::LoopClock::duration::max());
   std::erase(core.close_waiters, &waiter);

@@ -5,7 +5,7 @@
 // Thread safety: loop-thread only.
 #pragma once
 
-#include "io_wait.hpp"
+#include <concur/loop/detail/wakeup.hpp>
 
 #include <concur/loop/event_loop.hpp>
 #include <concur/net/errors.hpp>
@@ -83,14 +83,14 @@ struct StreamCore final : LoopResource {
   bool eof = false;
   int read_status = 0;  // the libuv error that ended reading (0: none)
   bool reading = false;
-  IoWaiter* reader = nullptr;
+  Wakeup* reader = nullptr;
   std::size_t reader_wants = 1;  // wake the reader once this many bytes are buffered
 
   std::size_t write_queued = 0;
   int write_status = 0;  // the libuv error that broke writing (0: none)
   bool eof_sent = false;
-  std::vector<IoWaiter*> drainers;
-  std::vector<IoWaiter*> close_waiters;
+  std::vector<Wakeup*> drainers;
+  std::vector<Wakeup*> close_waiters;
 
   bool close_started = false;
   bool handle_closed = false;

@@ -22,7 +22,7 @@ struct ProcessCore final : LoopResource {
   EventLoop* loop = nullptr;
   int pid = 0;
   std::optional<int> returncode;
-  std::vector<IoWaiter*> exit_waiters;
+  std::vector<Wakeup*> exit_waiters;
   bool owner_alive = true;
   bool handle_closed = false;
 
@@ -38,9 +38,9 @@ struct ProcessCore final : LoopResource {
   }
   void exited(int code) noexcept {
     returncode = code;
-    std::vector<IoWaiter*> waiters = std::move(exit_waiters);
+    std::vector<Wakeup*> waiters = std::move(exit_waiters);
     exit_waiters.clear();
-    for (IoWaiter* w : waiters) w->wake();
+    for (Wakeup* w : waiters) w->wake();
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&process))) {
       uv_close(reinterpret_cast<uv_handle_t*>(&process), on_closed);
     }
@@ -211,7 +211,7 @@ std::optional<int> Subprocess::returncode() const noexcept {
 Task<int> Subprocess::wait() {
   ProcessCore& core = live("concur::Subprocess::wait");
   while (!core.returncode) {
-    detail::IoWaiter waiter;
+    detail::Wakeup waiter;
     core.exit_waiters.push_back(&waiter);
     co_await waiter.wait(detail::LoopClock::duration::max());
     std::erase(core.exit_waiters, &waiter);

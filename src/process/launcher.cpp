@@ -160,7 +160,11 @@ bool send_message(int socket, const ZygoteMessage& message, std::span<const int>
     try {
       auto [channel, child_channel] = make_socket_pair();
       auto [stderr_read, stderr_write] = make_pipe();
-      const pid_t pid = ::fork();
+      // _Fork, not fork: no pthread_atfork handler may run here. The zygote closed every
+      // fd it does not need, so a handler of a library the parent had loaded would act on
+      // stale fd numbers (libuv's re-creates its signal pipe by closing fds 5 and 6 —
+      // now the new worker's channel).
+      const pid_t pid = ::_Fork();
       if (pid == 0) {
         ::close(children);
         become_worker(child_channel.get(), stderr_write.get(), self);

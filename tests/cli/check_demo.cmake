@@ -1,12 +1,12 @@
 # Runs a small `concur demo --json` and checks the table and the JSON it writes.
 file(REMOVE ${OUT})
-execute_process(COMMAND ${CONCUR} demo --tasks 4 --draws 20000 --repeat 1 --json ${OUT}
+execute_process(COMMAND ${CONCUR} demo --tasks 4 --draws 20000 --repeat 1 --waits 200 --json ${OUT}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "concur demo failed (${rc}): ${out}${err}")
 endif()
 foreach(expected "Parallelism available now" "sequential" "ThreadPool + emulated GIL" "ProcessPool"
-                 "Verdict:" "ProcessPool costs here:")
+                 "Verdict:" "ProcessPool costs here:" "Massive concurrency" "loop tasks" "20000")
   string(FIND "${out}" "${expected}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "the demo output lacks '${expected}':\n${out}")
@@ -26,4 +26,10 @@ string(JSON parallelism GET "${json}" machine parallelism)
 string(JSON pi GET "${json}" cpu_bound results 0 pi)
 if(NOT mode STREQUAL "ThreadPool" OR parallelism LESS_EQUAL 0 OR pi LESS 2.9 OR pi GREATER 3.4)
   message(FATAL_ERROR "implausible JSON: mode=${mode} parallelism=${parallelism} pi=${pi}")
+endif()
+string(JSON waits LENGTH "${json}" massive_concurrency results)
+string(JSON task_memory GET "${json}" massive_concurrency results 1 memory_bytes)
+string(JSON thread_mode GET "${json}" massive_concurrency results 0 mode)
+if(NOT waits EQUAL 3 OR task_memory LESS_EQUAL 0 OR NOT thread_mode STREQUAL "threads")
+  message(FATAL_ERROR "implausible massive_concurrency JSON: rows=${waits} task_memory=${task_memory}")
 endif()

@@ -65,8 +65,7 @@ Task<void> round(std::size_t clients, int messages) {
   EXPECT_EQ(total, expected) << "bytes that came back intact";
   server.close();
   co_await server.wait_closed();
-  co_await yield_now();
-  EXPECT_EQ(EventLoop::current()->open_handles(), 0u);
+  EXPECT_EQ(co_await test::handles_left_open(), 0u);
 }
 
 TEST(EchoStress, AThousandConcurrentClients) {

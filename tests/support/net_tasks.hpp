@@ -2,10 +2,13 @@
 // exception of a task as its message.
 #pragma once
 
+#include <concur/loop/event_loop.hpp>
+#include <concur/loop/sleep.hpp>
 #include <concur/loop/task.hpp>
 #include <concur/net/server.hpp>
 #include <concur/net/stream.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +35,18 @@ Task<std::optional<std::string>> error_of(Task<T> task) {
     co_return std::string(e.what());
   }
   co_return std::nullopt;
+}
+
+// The loop's open handles once the close callbacks of what was just closed have run
+// (libuv runs them when it polls) and killed children were reaped (on SIGCHLD): checks
+// each millisecond, for at most 5 s.
+inline Task<std::size_t> handles_left_open() {
+  EventLoop& loop = *EventLoop::current();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (loop.open_handles() > 0 && std::chrono::steady_clock::now() < deadline) {
+    co_await sleep(std::chrono::milliseconds(1));
+  }
+  co_return loop.open_handles();
 }
 
 // A loopback port that nothing listens on (it was free a moment ago).

@@ -15,6 +15,7 @@ namespace {
 
 struct DemoOptions {
   CpuExperimentConfig cpu;
+  ConcurrencyExperimentConfig concurrency;
   std::string json_path;
 };
 
@@ -33,9 +34,14 @@ void run_demo(const DemoOptions& options) {
     }
   }
 
+  const auto waits = run_concurrency_experiment(options.concurrency);
+  const std::string waits_verdict = concurrency_verdict(waits);
+  fmt::print("\n{}\n{}\n", concurrency_table(options.concurrency, waits), waits_verdict);
+
   if (!options.json_path.empty()) {
     write_json(options.json_path, {{"machine", to_json(probe)},
-                                   {"cpu_bound", to_json(options.cpu, results, verdict)}});
+                                   {"cpu_bound", to_json(options.cpu, results, verdict)},
+                                   {"massive_concurrency", to_json(options.concurrency, waits, waits_verdict)}});
     fmt::print("\nWrote {}\n", options.json_path);
   }
 }
@@ -48,7 +54,7 @@ void add_demo_command(CLI::App& app) {
       "demo",
       "Run the classic experiment here: a CPU-bound Monte Carlo estimate of pi, sequential vs "
       "ThreadPool vs ThreadPool under an emulated GIL vs ProcessPool, after measuring the parallelism this "
-      "machine gives right now.");
+      "machine gives right now; then massive concurrency: N waits as threads and as event-loop tasks.");
   demo->add_option("--tasks", options->cpu.tasks, "Number of tasks")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
@@ -64,6 +70,10 @@ void add_demo_command(CLI::App& app) {
       ->capture_default_str();
   demo->add_option("--repeat", options->cpu.repeats, "Runs per figure; the median is shown")
       ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  demo->add_option("--waits", options->concurrency.waits,
+                   "Concurrent waits of 100 ms: as threads and as tasks (tasks also at 100x)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
       ->capture_default_str();
   demo->add_option("--json", options->json_path, "Also write the figures to this JSON file");
   demo->callback([options] { run_demo(*options); });

@@ -16,15 +16,16 @@
 
 #include <concur/errors.hpp>
 #include <concur/export.hpp>
+#include <concur/loop/detail/loop_callback.hpp>
 #include <concur/loop/task.hpp>
 
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 namespace concur {
@@ -41,6 +42,14 @@ struct LoopTimer {
   std::size_t heap_index = static_cast<std::size_t>(-1);  // -1: not in the heap
   void (*fire)(LoopTimer&) noexcept = nullptr;
   void* owner = nullptr;  // for fire
+};
+
+// An entry of the loop's timer heap: the keys are copied in, so that sifting compares
+// without touching the timers themselves.
+struct TimerEntry {
+  LoopClock::time_point deadline;
+  std::uint64_t sequence;
+  LoopTimer* timer;
 };
 
 // The part of a loop that other threads reach; outlives the loop (shared).
@@ -108,7 +117,12 @@ class CONCUR_EXPORT EventLoop {
   void call_soon(std::coroutine_handle<P> handle) {
     ready_handles_.push_back(handle);
   }
-  void call_soon(std::function<void()> callback);
+  // Loop thread: runs `callback()` on a later turn (Python: loop.call_soon).
+  template <class F>
+    requires std::is_invocable_v<std::decay_t<F>&>
+  void call_soon(F&& callback) {
+    ready_callbacks_.emplace_back(std::forward<F>(callback));
+  }
   // Any thread: runs `callback` on the loop thread soon. False (and the callback is
   // dropped) when the loop has closed.
   bool call_soon_threadsafe(std::function<void()> callback);
@@ -149,9 +163,13 @@ class CONCUR_EXPORT EventLoop {
   struct Native;
   std::unique_ptr<Native> native_;
   std::shared_ptr<detail::LoopInbox> inbox_;
-  std::deque<std::coroutine_handle<>> ready_handles_;
-  std::deque<std::function<void()>> ready_callbacks_;
-  std::vector<detail::LoopTimer*> timers_;  // a binary min-heap on (deadline, sequence)
+  // What is ready runs in batches: a turn swaps the vector with its spare (no copies,
+  // no allocation once warm) and runs what it took, in order.
+  std::vector<std::coroutine_handle<>> ready_handles_, spare_handles_;
+  std::vector<detail::LoopCallback> ready_callbacks_, spare_callbacks_;
+  // A binary min-heap on (deadline, sequence).
+  std::vector<detail::TimerEntry> timers_;
+  unsigned busy_turns_ = 0;  // turns since I/O was last polled while work stayed ready
   std::uint64_t timer_sequence_ = 0;
   detail::SpawnStateBase* tasks_ = nullptr;  // live spawned tasks
   std::size_t task_count_ = 0;

@@ -25,6 +25,7 @@
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace concur {
 inline namespace v0 {
@@ -63,10 +64,15 @@ Driver drive(Task<T> task, std::shared_ptr<SpawnState<T>> state) {
   finish_spawned(*state);
 }
 
+// Awaits a spawned task. When the awaiting task is cancelled meanwhile: with
+// `propagate_cancel` the awaited task is cancelled too and waited for (asyncio's
+// `await task`); without, it is left running and CancelledError is raised at once
+// (asyncio.shield).
 template <class T>
 class JoinAwaiter final : JoinWaiter, Interruptible {
  public:
-  explicit JoinAwaiter(std::shared_ptr<SpawnState<T>> state) : state_(std::move(state)) {}
+  JoinAwaiter(std::shared_ptr<SpawnState<T>> state, bool propagate_cancel)
+      : state_(std::move(state)), propagate_cancel_(propagate_cancel) {}
 
   bool await_ready() const noexcept { return state_->done(); }
   template <class P>
@@ -74,6 +80,7 @@ class JoinAwaiter final : JoinWaiter, Interruptible {
     context_ = &context_of(handle);
     if (context_->take_pending_cancel()) {
       cancel_me_ = true;
+      if (!propagate_cancel_) return false;
       state_->context.cancel();
       if (state_->done()) return false;
     }
@@ -93,12 +100,18 @@ class JoinAwaiter final : JoinWaiter, Interruptible {
     if (context_->waiting_on == this) context_->waiting_on = nullptr;
     context_->loop->call_soon(waiter_);
   }
-  void interrupt() noexcept override {  // our task is cancelled: cancel the awaited one, as asyncio
+  void interrupt() noexcept override {
     cancel_me_ = true;
-    state_->context.cancel();
+    if (propagate_cancel_) {  // cancel the awaited task, as asyncio; resume when it ends
+      state_->context.cancel();
+      return;
+    }
+    std::erase(state_->joiners, static_cast<JoinWaiter*>(this));
+    context_->loop->call_soon(waiter_);
   }
 
   std::shared_ptr<SpawnState<T>> state_;
+  bool propagate_cancel_;
   TaskContext* context_ = nullptr;
   std::coroutine_handle<> waiter_;
   bool cancel_me_ = false;
@@ -135,7 +148,7 @@ class TaskHandle {
 
   auto operator co_await() const {
     if (!state_) throw InvalidState("concur::TaskHandle: awaiting an empty handle");
-    return detail::JoinAwaiter<T>(state_);
+    return detail::JoinAwaiter<T>(state_, /*propagate_cancel=*/true);
   }
 
   // For the loop: the shared state.

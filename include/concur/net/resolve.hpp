@@ -32,8 +32,10 @@ struct Endpoint {
   AddressFamily family = AddressFamily::ipv4;
   // "127.0.0.1:80" or "[::1]:80".
   std::string to_string() const {
-    return family == AddressFamily::ipv6 ? "[" + address + "]:" + std::to_string(port)
-                                         : address + ":" + std::to_string(port);
+    std::string text;  // appended: g++ 12 -O3 misreports "[" + std::string (-Wrestrict)
+    if (family == AddressFamily::ipv6) text.append("[").append(address).append("]");
+    else text.append(address);
+    return text.append(":").append(std::to_string(port));
   }
   bool operator==(const Endpoint&) const = default;
 };

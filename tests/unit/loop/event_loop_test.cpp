@@ -14,6 +14,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -42,6 +45,14 @@ TEST(EventLoop, RunReturnsTheValueOrRethrows) {
   EXPECT_EQ(run(twice()), 84);
   EXPECT_THROW(run(fails()), std::domain_error);
   run(nothing());
+}
+
+TEST(EventLoop, RunsWhenTheProcessStartedWithStdinClosed) {
+  // libuv would take fd 0 for itself and abort when closing it; the loop holds 0-2 with
+  // /dev/null first. (Its own process: ctest runs each test case alone.)
+  ASSERT_EQ(::close(0), 0);
+  EXPECT_EQ(run(twice()), 84);
+  EXPECT_NE(::fcntl(0, F_GETFD), -1) << "fd 0 is held by /dev/null";
 }
 
 Task<long> depth(long n) {

@@ -38,8 +38,7 @@ Task<std::string> echo_once(std::string message) {
   server.close();
   co_await server.wait_closed();
   co_await client.wait_closed();
-  co_await yield_now();  // the loop runs the close callbacks
-  EXPECT_EQ(EventLoop::current()->open_handles(), 0u);
+  EXPECT_EQ(co_await test::handles_left_open(), 0u);
   co_return back;
 }
 

@@ -40,8 +40,7 @@ Task<void> pipes_both_ways() {
   EXPECT_EQ(result.returncode, 0);
   EXPECT_EQ(sort.returncode(), 0);
   sort = Subprocess();  // closes the pipes
-  co_await yield_now();
-  EXPECT_EQ(EventLoop::current()->open_handles(), 0u) << "pipes or the process handle stay open";
+  EXPECT_EQ(co_await test::handles_left_open(), 0u) << "pipes or the process handle stay open";
 }
 
 TEST(Subprocess, CommunicatePipesBothWays) {
@@ -152,8 +151,7 @@ Task<void> dropped_while_running() {
   {
     Subprocess p = co_await create_subprocess_exec("sleep", args("30"), all_piped());
   }  // killed and reaped
-  for (int i = 0; i < 100 && EventLoop::current()->open_handles() > 0; ++i) co_await sleep(1ms);
-  EXPECT_EQ(EventLoop::current()->open_handles(), 0u);
+  EXPECT_EQ(co_await test::handles_left_open(), 0u);
 }
 
 Task<void> left_at_loop_end(Subprocess& kept) {

@@ -2,11 +2,14 @@
 // Faults (crashes, kills, timeouts, recycling) are in process_faults_test.cpp.
 #include <concur/process/process_pool.hpp>
 
+#include <concur/loop/event_loop.hpp>
+
 #include "support/counter_range.hpp"
 #include "support/leak_check.hpp"
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -143,6 +146,23 @@ TEST_P(StartMethods, WorkersGetOneBlasThreadAndTheirNames) {
   EXPECT_EQ(pool.submit(environment_variable, std::string("OPENBLAS_NUM_THREADS")).get(), "1");
   EXPECT_EQ(pool.submit(environment_variable, std::string("MKL_NUM_THREADS")).get(), "1");
   EXPECT_EQ(pool.submit(process_name).get(), "concur-0");
+}
+
+TEST_P(StartMethods, WorkAfterAnEventLoopInstalledItsForkHandlers) {
+  // libuv's first loop makes a process-wide pipe and a pthread_atfork handler that, in
+  // every forked child, closes that pipe's fds *by number* and makes a new one. With the
+  // pipe on fds 5 and 6 (3 and 4 held below), a zygote that closed its inherited fds and
+  // later forked a worker with fork() had the handler close the worker's new channel
+  // (fds 5 and 6 again): every worker died at start. This runs in its own process (one
+  // per test case), so this loop is the process's first.
+  const int held_3 = ::open("/dev/null", O_RDONLY | O_CLOEXEC), held_4 = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  { EventLoop first; }
+  ::close(held_3);
+  ::close(held_4);
+  ProcessPool pool(2, {.start_method = GetParam()});
+  std::vector<Future<int>> results;
+  for (int i = 0; i < 8; ++i) results.push_back(pool.submit(square, i));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(results[static_cast<std::size_t>(i)].get(), i * i);
 }
 
 TEST(ProcessPool, ThreadsPerWorkerSetsTheBlasVariables) {

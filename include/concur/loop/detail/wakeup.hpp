@@ -1,7 +1,7 @@
-// IoWaiter: a task suspended until a libuv completion, a timeout or a cancel, whichever
-// comes first (private to src/net).
+// Wakeup: a task suspended until something wakes it (a libuv completion, a task's end),
+// a timeout or a cancel, whichever comes first.
 //
-//   IoWaiter waiter;
+//   Wakeup waiter;
 //   core.reader = &waiter;             // the completion side calls waiter.wake()
 //   co_await waiter.wait(timeout);
 //   core.reader = nullptr;
@@ -23,16 +23,16 @@ namespace concur {
 inline namespace v0 {
 namespace detail {
 
-class IoWaiter final : Interruptible {
+class Wakeup final : Interruptible {
  public:
   enum class State { idle, waiting, woken, timed_out, cancelled };
 
-  IoWaiter() = default;
-  IoWaiter(const IoWaiter&) = delete;
-  IoWaiter& operator=(const IoWaiter&) = delete;
+  Wakeup() = default;
+  Wakeup(const Wakeup&) = delete;
+  Wakeup& operator=(const Wakeup&) = delete;
 
   struct Suspend {
-    IoWaiter& self;
+    Wakeup& self;
     LoopClock::duration timeout;
     bool await_ready() const noexcept { return false; }
     template <class P>
@@ -74,7 +74,7 @@ class IoWaiter final : Interruptible {
     state_ = State::waiting;
     if (timeout != LoopClock::duration::max()) {
       timer_.deadline = LoopClock::now() + timeout;
-      timer_.fire = [](LoopTimer& timer) noexcept { static_cast<IoWaiter*>(timer.owner)->end(State::timed_out); };
+      timer_.fire = [](LoopTimer& timer) noexcept { static_cast<Wakeup*>(timer.owner)->end(State::timed_out); };
       timer_.owner = this;
       context.loop->add_timer(timer_);
       timer_armed_ = true;
