@@ -36,12 +36,21 @@ PAIRS = [
     ("hand-off 1 GiB", "BM_SharedArray_Handoff/1073741824", "BM_ByValue_Handoff/1073741824"),
     ("worker sum vs local", "BM_SharedArray_WorkerSum/268435456", "BM_LocalSum/268435456"),
     ("uniform doubles", "BM_Random_FillUniform", "PY_Numpy_RandomFill"),
+    ("loop call_soon", "BM_Loop_CallSoon1M", "PY_Uvloop_CallSoon1M"),
+    ("loop call_soon", "BM_Loop_CallSoon1M", "PY_Asyncio_CallSoon1M"),
+    ("loop resume (yield)", "BM_Loop_Resume", "PY_Uvloop_Resume"),
+    ("loop timer fired", "BM_Loop_Timers1M", "PY_Uvloop_Timers"),
+    ("spawn sleeping task", "BM_Loop_SleepingTasks/1000000", "PY_Uvloop_SleepingTasks/1000000"),
+    ("bytes per task", "BM_Loop_SleepingTasks_BytesPerTask/1000000", "PY_Uvloop_SleepingTasks_BytesPerTask/1000000"),
+    ("echo 1 KiB, 1 conn", "BM_Echo_Concur/1", "BM_Echo_Uvloop/1"),
+    ("echo 1 KiB, 100 conns", "BM_Echo_Concur/100", "BM_Echo_Uvloop/100"),
 ]
-BINARIES = ["bench/thread_pool_bench", "bench/process_pool_bench", "bench/sci_bench"]
+BINARIES = ["bench/thread_pool_bench", "bench/process_pool_bench", "bench/sci_bench", "bench/loop_bench"]
 # (script, interpreter, benchmark names it serves): numpy comes from Debian's python3.
 PYTHON_PEERS = [
     ("bench/process/python_peer.py", sys.executable, "Process"),
     ("bench/sci/python_peer.py", "/usr/bin/python3", "SharedArray|ByValue|Random|Sum"),
+    ("bench/loop/python_peer.py", "/usr/bin/python3", "Loop|Sleeping"),
 ]
 
 
@@ -80,7 +89,10 @@ def main():
               f"(2.0 = two free cores)")
         for row in report["benchmarks"]:
             if row.get("aggregate_name") == "median":
-                medians[row["run_name"].removesuffix("/real_time")] = per_item_ns(row)
+                name = re.sub(r"(/iterations:\d+)?/(real|manual)_time$", "", row["run_name"])
+                medians[name] = per_item_ns(row)
+                if "bytes_per_task" in row:  # a memory figure, not a time
+                    medians[name.replace("/", "_BytesPerTask/", 1)] = row["bytes_per_task"]
 
     source = pathlib.Path(__file__).resolve().parent.parent
     for script, interpreter, serves in PYTHON_PEERS:
@@ -91,7 +103,7 @@ def main():
                              check=True, stdout=subprocess.PIPE, text=True).stdout
         medians.update(json.loads(out))
 
-    print(f"\n{'benchmark (median)':<34} {'ns per item':>14}")
+    print(f"\n{'benchmark (median)':<34} {'ns per item':>14}   (*_BytesPerTask: bytes)")
     for name, ns in medians.items():
         print(f"{name:<34} {ns:>14,.1f}")
     print(f"\n{'workload':<22} {'concur':<28} {'peer':<31} {'concur/peer':>11}")

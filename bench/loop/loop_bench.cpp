@@ -13,6 +13,8 @@
 #include <benchmark/benchmark.h>
 
 #include <malloc.h>
+#include <pthread.h>
+#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -135,6 +137,14 @@ class ConcurEchoServer {
     while (port < 0) std::this_thread::yield();
     port_ = static_cast<std::uint16_t>(port.load());
   }
+  // CPU seconds the server thread has used.
+  double cpu_seconds() const {
+    clockid_t clock{};
+    timespec t{};
+    if (pthread_getcpuclockid(const_cast<std::thread&>(thread_).native_handle(), &clock) != 0) return 0;
+    clock_gettime(clock, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+  }
   ~ConcurEchoServer() {
     loop_->call_soon_threadsafe([this] {
       server_->close();
@@ -166,17 +176,29 @@ concur::Task<void> echo_load(std::uint16_t port, long connections, long rounds) 
   for (auto& c : clients) co_await c;
 }
 
-void run_echo(benchmark::State& state, std::uint16_t port) {
-  const long connections = state.range(0);
-  const long rounds = 20'000 / connections;
-  for (auto _ : state) concur::run(echo_load(port, connections, rounds));
-  state.SetItemsProcessed(state.iterations() * connections * rounds);
-  state.SetBytesProcessed(state.iterations() * connections * rounds * 2048);
+// CPU seconds a process has used (the uvloop server's).
+double process_cpu_seconds(int pid) {
+  clockid_t clock{};
+  timespec t{};
+  if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &t) != 0) return 0;
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// Round trips per second, and the counter server_cpu_us: the server's CPU time per
+// round trip (what the server itself costs, apart from the shared client and kernel).
+void count_echo(benchmark::State& state, long round_trips, double server_cpu) {
+  state.SetItemsProcessed(round_trips);
+  state.SetBytesProcessed(round_trips * 2048);
+  state.counters["server_cpu_us"] = server_cpu * 1e6 / static_cast<double>(round_trips);
 }
 
 void BM_Echo_Concur(benchmark::State& state) {
   ConcurEchoServer server;
-  run_echo(state, server.port());
+  const long connections = state.range(0);
+  const long rounds = 20'000 / connections;
+  const double cpu_before = server.cpu_seconds();
+  for (auto _ : state) concur::run(echo_load(server.port(), connections, rounds));
+  count_echo(state, state.iterations() * connections * rounds, server.cpu_seconds() - cpu_before);
 }
 BENCHMARK(BM_Echo_Concur)->Arg(1)->Arg(100)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -199,9 +221,9 @@ concur::Task<void> uvloop_echo(benchmark::State& state) {
   concur::Subprocess server = co_await start_uvloop_server(port);
   const long connections = state.range(0);
   const long rounds = 20'000 / connections;
+  const double cpu_before = process_cpu_seconds(server.pid());
   for (auto _ : state) co_await echo_load(port, connections, rounds);
-  state.SetItemsProcessed(state.iterations() * connections * rounds);
-  state.SetBytesProcessed(state.iterations() * connections * rounds * 2048);
+  count_echo(state, state.iterations() * connections * rounds, process_cpu_seconds(server.pid()) - cpu_before);
   server.stdin_pipe().close();  // the server exits at the end of its stdin
   co_await server.wait();
 }
