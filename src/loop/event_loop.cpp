@@ -201,8 +201,7 @@ void sift(std::vector<TimerEntry>& heap, std::size_t i, TimerEntry entry) noexce
 }  // namespace
 
 void EventLoop::add_timer(detail::LoopTimer& timer) {
-  timer.sequence = timer_sequence_++;
-  timers_.push_back(TimerEntry{timer.deadline, timer.sequence, &timer});
+  timers_.push_back(TimerEntry{timer.deadline, timer_sequence_++, &timer});  // ties: in the order added
   sift(timers_, timers_.size() - 1, timers_.back());
 }
 

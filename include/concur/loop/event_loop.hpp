@@ -38,7 +38,6 @@ using LoopClock = std::chrono::steady_clock;
 // A one-shot timer entry owned by an awaiter; the loop keeps a heap of pointers to them.
 struct LoopTimer {
   LoopClock::time_point deadline;
-  std::uint64_t sequence = 0;       // ties broken in the order they were added
   std::size_t heap_index = static_cast<std::size_t>(-1);  // -1: not in the heap
   void (*fire)(LoopTimer&) noexcept = nullptr;
   void* owner = nullptr;  // for fire
@@ -58,7 +57,9 @@ struct LoopInbox;
 // closed (or is gone), and the callback is dropped.
 CONCUR_EXPORT bool post_to_inbox(const std::weak_ptr<LoopInbox>& inbox, std::function<void()> callback);
 
-// One spawned task's shared state (TaskHandle's and the loop's).
+// One spawned task's state. It lives in the frame of the task's driver coroutine (one
+// allocation per spawned task); TaskHandles count references to it, and the frame goes
+// when the task has ended and the last reference is dropped.
 struct SpawnStateBase {
   TaskContext context;
   std::exception_ptr error;
@@ -68,9 +69,14 @@ struct SpawnStateBase {
   // Called when the task ends, before its joiners wake (TaskGroup's watch).
   void (*on_done)(SpawnStateBase&, void*) noexcept = nullptr;
   void* on_done_argument = nullptr;
+  std::coroutine_handle<> frame;  // the driver's
+  std::uint32_t references = 0;   // loop thread only
 
-  virtual ~SpawnStateBase() = default;
   bool done() const noexcept { return context.done; }
+  void retain() noexcept { ++references; }
+  void release() noexcept {
+    if (--references == 0 && context.done) frame.destroy();
+  }
 };
 
 // Something that holds a libuv handle (a stream, a server, a subprocess). The loop

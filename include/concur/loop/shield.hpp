@@ -22,12 +22,11 @@ inline namespace v0 {
 
 template <class T>
 Task<T> shield(TaskHandle<T> handle) {
-  if (!handle.shared_state()) throw InvalidState("concur::shield: an empty TaskHandle");
-  auto state = std::static_pointer_cast<detail::SpawnState<T>>(handle.shared_state());
+  if (!handle) throw InvalidState("concur::shield: an empty TaskHandle");
   if constexpr (std::is_void_v<T>) {
-    co_await detail::JoinAwaiter<T>(std::move(state), /*propagate_cancel=*/false);
+    co_await detail::JoinAwaiter<T>(handle.state(), /*propagate_cancel=*/false);
   } else {
-    co_return co_await detail::JoinAwaiter<T>(std::move(state), /*propagate_cancel=*/false);
+    co_return co_await detail::JoinAwaiter<T>(handle.state(), /*propagate_cancel=*/false);
   }
 }
 

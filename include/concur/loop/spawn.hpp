@@ -11,8 +11,9 @@
 // semantics). A task nobody awaits still runs to its end; its exception is then kept in
 // the handle (asyncio logs "exception was never retrieved").
 //
-// Lifetime: the loop owns the running task; the handle is a shared reference to its
-// state and may outlive both. Thread safety: loop-thread only.
+// Lifetime: the loop runs the task; the handle is a counted reference to its state
+// (kept in the frame of the coroutine that drives the task) and may outlive both.
+// Thread safety: loop-thread only.
 #pragma once
 
 #include <concur/core/map.hpp>
@@ -21,7 +22,6 @@
 
 #include <coroutine>
 #include <exception>
-#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -36,33 +36,89 @@ struct SpawnState final : SpawnStateBase {
   std::optional<MapValue<T>> value;
 };
 
+CONCUR_EXPORT void finish_spawned(SpawnStateBase& state) noexcept;
+
 // The coroutine that runs a spawned task at the top of its own context and records how
-// it ended. It destroys itself at its end.
+// it ended. Its promise holds the task's SpawnState; at its end it destroys itself
+// unless a TaskHandle still refers to the state (the last one's release does it then).
+template <class T>
 struct Driver {
   struct promise_type : PromiseBase {
+    SpawnState<T> state;
+    promise_type() noexcept {
+      context = &state.context;
+      state.frame = std::coroutine_handle<promise_type>::from_promise(*this);
+    }
     Driver get_return_object() noexcept { return Driver{std::coroutine_handle<promise_type>::from_promise(*this)}; }
-    std::suspend_never final_suspend() noexcept { return {}; }
+    auto final_suspend() noexcept {
+      struct Finish {
+        bool await_ready() noexcept { return false; }
+        void await_suspend(std::coroutine_handle<promise_type> self) noexcept {
+          SpawnState<T>& s = self.promise().state;
+          finish_spawned(s);  // joiners are woken on a later turn, never here
+          if (s.references == 0) self.destroy();
+        }
+        void await_resume() noexcept {}
+      };
+      return Finish{};
+    }
     void return_void() noexcept {}
   };
   std::coroutine_handle<promise_type> handle;
 };
 
-CONCUR_EXPORT void finish_spawned(SpawnStateBase& state) noexcept;
+// co_await OwnState<T>{} inside drive(): the driver's own SpawnState.
+template <class T>
+struct OwnState {
+  SpawnState<T>* state = nullptr;
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<typename Driver<T>::promise_type> self) noexcept {
+    state = &self.promise().state;
+    return false;  // go on at once
+  }
+  SpawnState<T>& await_resume() const noexcept { return *state; }
+};
 
 template <class T>
-Driver drive(Task<T> task, std::shared_ptr<SpawnState<T>> state) {
+Driver<T> drive(Task<T> task) {
+  SpawnState<T>& state = co_await OwnState<T>{};
   try {
     if constexpr (std::is_void_v<T>) {
       co_await std::move(task);
-      state->value.emplace();
+      state.value.emplace();
     } else {
-      state->value.emplace(co_await std::move(task));
+      state.value.emplace(co_await std::move(task));
     }
   } catch (...) {
-    state->error = std::current_exception();
+    state.error = std::current_exception();
   }
-  finish_spawned(*state);
+  task = Task<T>();  // the ended task's frame goes now, not with this one
 }
+
+// A counted reference to a spawned task's state (TaskGroup keeps its children so).
+class SpawnRef {
+ public:
+  SpawnRef() noexcept = default;
+  explicit SpawnRef(SpawnStateBase* state) noexcept : state_(state) {
+    if (state_ != nullptr) state_->retain();
+  }
+  SpawnRef(const SpawnRef& other) noexcept : SpawnRef(other.state_) {}
+  SpawnRef(SpawnRef&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  SpawnRef& operator=(SpawnRef other) noexcept {
+    std::swap(state_, other.state_);
+    return *this;
+  }
+  ~SpawnRef() {
+    if (state_ != nullptr) state_->release();
+  }
+  SpawnStateBase* get() const noexcept { return state_; }
+  SpawnStateBase* operator->() const noexcept { return state_; }
+  SpawnStateBase& operator*() const noexcept { return *state_; }
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+
+ private:
+  SpawnStateBase* state_ = nullptr;
+};
 
 // Awaits a spawned task. When the awaiting task is cancelled meanwhile: with
 // `propagate_cancel` the awaited task is cancelled too and waited for (asyncio's
@@ -71,8 +127,8 @@ Driver drive(Task<T> task, std::shared_ptr<SpawnState<T>> state) {
 template <class T>
 class JoinAwaiter final : JoinWaiter, Interruptible {
  public:
-  JoinAwaiter(std::shared_ptr<SpawnState<T>> state, bool propagate_cancel)
-      : state_(std::move(state)), propagate_cancel_(propagate_cancel) {}
+  JoinAwaiter(SpawnState<T>& state, bool propagate_cancel)
+      : reference_(&state), state_(&state), propagate_cancel_(propagate_cancel) {}
 
   bool await_ready() const noexcept { return state_->done(); }
   template <class P>
@@ -110,7 +166,8 @@ class JoinAwaiter final : JoinWaiter, Interruptible {
     context_->loop->call_soon(waiter_);
   }
 
-  std::shared_ptr<SpawnState<T>> state_;
+  SpawnRef reference_;  // keeps the state while this waits
+  SpawnState<T>* state_;
   bool propagate_cancel_;
   TaskContext* context_ = nullptr;
   std::coroutine_handle<> waiter_;
@@ -123,11 +180,11 @@ template <class T>
 class TaskHandle {
  public:
   TaskHandle() = default;
-  explicit TaskHandle(std::shared_ptr<detail::SpawnState<T>> state) : state_(std::move(state)) {}
+  explicit TaskHandle(detail::SpawnState<T>& state) noexcept : reference_(&state), state_(&state) {}
 
-  bool done() const noexcept { return state_ && state_->done(); }
+  bool done() const noexcept { return state_ != nullptr && state_->done(); }
   // Requests cancellation; false when the task has already ended.
-  bool cancel() noexcept { return state_ && state_->context.cancel(); }
+  bool cancel() noexcept { return state_ != nullptr && state_->context.cancel(); }
   // The task ended by CancelledError.
   bool cancelled() const {
     if (!done() || !state_->error) return false;
@@ -147,28 +204,36 @@ class TaskHandle {
   }
 
   auto operator co_await() const {
-    if (!state_) throw InvalidState("concur::TaskHandle: awaiting an empty handle");
-    return detail::JoinAwaiter<T>(state_, /*propagate_cancel=*/true);
+    if (state_ == nullptr) throw InvalidState("concur::TaskHandle: awaiting an empty handle");
+    return detail::JoinAwaiter<T>(*state_, /*propagate_cancel=*/true);
   }
 
-  // For the loop: the shared state.
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+  // For the loop: the state, and a counted reference to it.
   detail::SpawnState<T>& state() const { return *state_; }
-  std::shared_ptr<detail::SpawnStateBase> shared_state() const { return state_; }
+  detail::SpawnRef reference() const noexcept { return reference_; }
 
  private:
-  std::shared_ptr<detail::SpawnState<T>> state_;
+  detail::SpawnRef reference_;
+  detail::SpawnState<T>* state_ = nullptr;
 };
 
 // Starts `task` on `loop` (on its next turn).
 template <class T>
 TaskHandle<T> spawn_on(EventLoop& loop, Task<T> task) {
-  auto state = std::make_shared<detail::SpawnState<T>>();
-  state->context.loop = &loop;
-  detail::Driver driver = detail::drive(std::move(task), state);
-  driver.handle.promise().context = &state->context;
-  loop.adopt_task(*state);
-  loop.call_soon(driver.handle);
-  return TaskHandle<T>(std::move(state));
+  detail::Driver<T> driver = detail::drive(std::move(task));
+  detail::SpawnState<T>& state = driver.handle.promise().state;
+  state.context.loop = &loop;
+  TaskHandle<T> handle(state);
+  loop.adopt_task(state);
+  try {
+    loop.call_soon(driver.handle);
+  } catch (...) {  // no memory to queue it: it never runs
+    loop.forget_task(state);
+    state.context.done = true;  // the handle's release destroys the frame
+    throw;
+  }
+  return handle;
 }
 
 // Starts `task` on the current loop. InvalidState outside a running loop.

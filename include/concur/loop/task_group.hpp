@@ -20,7 +20,6 @@
 #include <concur/loop/spawn.hpp>
 #include <concur/loop/task.hpp>
 
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,7 +43,7 @@ class TaskGroup {
   TaskHandle<T> spawn(Task<T> task) {
     if (joined_) throw InvalidState("concur::TaskGroup: spawn after join() returned");
     TaskHandle<T> handle = concur::spawn(std::move(task));
-    std::shared_ptr<detail::SpawnStateBase> state = handle.shared_state();
+    detail::SpawnRef state = handle.reference();
     state->on_done = &TaskGroup::on_child_done;
     state->on_done_argument = this;
     children_.push_back(std::move(state));
@@ -80,7 +79,7 @@ class TaskGroup {
     for (auto& child : children_) (void)child->context.cancel();
   }
 
-  std::vector<std::shared_ptr<detail::SpawnStateBase>> children_;
+  std::vector<detail::SpawnRef> children_;
   bool failed_ = false;
   bool joined_ = false;
 };
