@@ -182,27 +182,47 @@ bool satisfied(const StreamCore& core, std::size_t want) noexcept {
   return core.input.size() >= want || core.eof || core.read_status != 0 || core.close_started;
 }
 
-// Suspends until `core` holds `want` bytes, the end, an error or a close, or the
-// deadline passes (TimeoutError) or the task is cancelled.
-Task<void> fill(StreamCore& core, std::size_t want, detail::LoopClock::time_point deadline,
-                std::chrono::nanoseconds timeout, const char* what) {
-  while (!satisfied(core, want)) {
-    if (core.reader != nullptr) {
-      throw InvalidState(std::string(what) + ": another task is already reading this stream");
+// co_await Fill(...): suspends until `core` holds `want` bytes, the end, an error or a
+// close, or the deadline passes (TimeoutError) or the task is cancelled. An awaiter,
+// not a coroutine: a read that waits allocates nothing for the wait. One wake is
+// enough: the core wakes its reader exactly when `satisfied` turns true.
+class Fill {
+ public:
+  Fill(StreamCore& core, std::size_t want, detail::LoopClock::time_point deadline, std::chrono::nanoseconds timeout,
+       const char* what) noexcept
+      : core_(core), want_(want), deadline_(deadline), timeout_(timeout), what_(what) {}
+
+  bool await_ready() const noexcept { return satisfied(core_, want_); }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> handle) {
+    if (core_.reader != nullptr) {
+      throw InvalidState(std::string(what_) + ": another task is already reading this stream");
     }
-    core.reader_wants = want;
-    core.want_input();
-    if (satisfied(core, want)) break;
-    detail::Wakeup waiter;
-    core.reader = &waiter;
-    const auto wait = deadline == detail::LoopClock::time_point::max() ? detail::LoopClock::duration::max()
-                                                                         : deadline - detail::LoopClock::now();
-    co_await waiter.wait(std::max(wait, detail::LoopClock::duration::zero()));
-    if (core.reader == &waiter) core.reader = nullptr;
-    core.reader_wants = 1;
-    waiter.throw_if_interrupted(what, timeout);
+    core_.reader_wants = want_;
+    core_.want_input();
+    if (satisfied(core_, want_)) {
+      core_.reader_wants = 1;
+      return false;
+    }
+    core_.reader = &wakeup_;
+    const auto wait = deadline_ == detail::LoopClock::time_point::max() ? detail::LoopClock::duration::max()
+                                                                          : deadline_ - detail::LoopClock::now();
+    return wakeup_.wait(std::max(wait, detail::LoopClock::duration::zero())).await_suspend(handle);
   }
-}
+  void await_resume() {
+    if (core_.reader == &wakeup_) core_.reader = nullptr;
+    core_.reader_wants = 1;
+    wakeup_.throw_if_interrupted(what_, timeout_);
+  }
+
+ private:
+  StreamCore& core_;
+  std::size_t want_;
+  detail::LoopClock::time_point deadline_;
+  std::chrono::nanoseconds timeout_;
+  const char* what_;
+  detail::Wakeup wakeup_;
+};
 
 detail::LoopClock::time_point deadline_after(std::chrono::nanoseconds timeout) {
   if (timeout == no_timeout) return detail::LoopClock::time_point::max();
@@ -241,7 +261,7 @@ detail::StreamCore& Stream::live(const char* what) const {
 Task<std::string> Stream::read_some(std::size_t max, std::chrono::nanoseconds timeout) {
   StreamCore& core = live("concur::Stream::read_some");
   if (max == 0) throw std::invalid_argument("concur::Stream::read_some: max must be at least 1");
-  if (!satisfied(core, 1)) co_await fill(core, 1, deadline_after(timeout), timeout, "concur::Stream::read_some");
+  co_await Fill(core, 1, deadline_after(timeout), timeout, "concur::Stream::read_some");
   if (core.input.size() > 0) co_return core.input.take(std::min(max, core.input.size()));
   if (core.eof) co_return std::string();
   throw_broken(core, "concur::Stream::read_some");
@@ -249,7 +269,7 @@ Task<std::string> Stream::read_some(std::size_t max, std::chrono::nanoseconds ti
 
 Task<std::string> Stream::read_exactly(std::size_t n, std::chrono::nanoseconds timeout) {
   StreamCore& core = live("concur::Stream::read_exactly");
-  if (!satisfied(core, n)) co_await fill(core, n, deadline_after(timeout), timeout, "concur::Stream::read_exactly");
+  co_await Fill(core, n, deadline_after(timeout), timeout, "concur::Stream::read_exactly");
   if (core.input.size() >= n) co_return core.input.take(n);
   if (core.eof) {
     std::string partial = core.input.take(core.input.size());
@@ -283,7 +303,7 @@ Task<std::string> Stream::read_until(std::string delimiter, std::size_t max, std
       throw IncompleteReadError(message, std::move(partial), max);
     }
     if (core.read_status != 0 || core.close_started) throw_broken(core, what);
-    co_await fill(core, data.size() + 1, deadline, timeout, what);
+    co_await Fill(core, data.size() + 1, deadline, timeout, what);
   }
   throw LimitOverrunError(std::string(what) + ": no delimiter within " + std::to_string(max) + " bytes",
                           core.input.size());
@@ -303,7 +323,7 @@ Task<std::string> Stream::read_to_end(std::size_t max, std::chrono::nanoseconds 
                               core.input.size());
     }
     if (core.read_status != 0 || core.close_started) throw_broken(core, what);
-    co_await fill(core, core.input.size() + 1, deadline, timeout, what);
+    co_await Fill(core, core.input.size() + 1, deadline, timeout, what);
   }
   if (core.input.size() > max) {
     throw LimitOverrunError(std::string(what) + ": more than " + std::to_string(max) + " bytes before the end",

@@ -239,6 +239,28 @@ TEST(EventLoop, RunCancelsTheTasksLeftAndLeavesNothingPending) {
   EXPECT_TRUE(unwound);
 }
 
+Task<void> keep_handles(std::vector<TaskHandle<int>>& kept) {
+  kept.push_back(spawn(forty_two()));                 // ends before the loop does
+  kept.push_back(spawn([]() -> Task<int> {           // left running: the loop's end cancels it
+    co_await sleep(10s);
+    co_return 0;
+  }()));
+  co_await yield_now();
+}
+
+TEST(EventLoop, HandlesMayOutliveTheirLoop) {
+  // A task's state lives until its last handle goes, which may be after the loop (the
+  // sanitizer builds check that nothing is touched after it).
+  std::vector<TaskHandle<int>> kept;
+  run(keep_handles(kept));
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].result(), 42);
+  EXPECT_TRUE(kept[1].cancelled());
+  TaskHandle<int> copy = kept[0];
+  kept.clear();
+  EXPECT_EQ(copy.result(), 42) << "a copy keeps the state";
+}
+
 Task<void> interrupted_by_sigint(bool& caught) {
   std::raise(SIGINT);  // Ctrl-C
   try {
