@@ -20,13 +20,8 @@ bool to_sockaddr(const Endpoint& endpoint, sockaddr_storage& out) {
 
 namespace {
 
-// Owned by the connecting task until it stops waiting; then by libuv's callback.
-struct ConnectRequest {
+struct ConnectRequest : detail::AbandonableRequest {
   uv_connect_t request{};
-  detail::Wakeup* waiter = nullptr;
-  bool abandoned = false;
-  bool completed = false;
-  int status = 0;
 };
 
 // One attempt: 0 and the stream, or the libuv error.
@@ -48,19 +43,11 @@ Task<int> connect_to(const Endpoint& endpoint, Stream& out, detail::LoopClock::t
   request->request.data = request.get();
   const int status = uv_tcp_connect(&request->request, &core->uv.tcp, reinterpret_cast<sockaddr*>(&address),
                                     [](uv_connect_t* req, int result) {
-                                      auto* r = static_cast<ConnectRequest*>(req->data);
-                                      r->completed = true;
-                                      r->status = result;
-                                      if (r->abandoned) {
-                                        delete r;
-                                      } else {
-                                        r->waiter->wake();
-                                      }
+                                      detail::AbandonableRequest::complete(static_cast<ConnectRequest*>(req->data),
+                                                                           result);
                                     });
   if (status < 0) co_return status;
-  const auto wait = deadline == detail::LoopClock::time_point::max() ? detail::LoopClock::duration::max()
-                                                                       : deadline - detail::LoopClock::now();
-  co_await waiter.wait(std::max(wait, detail::LoopClock::duration::zero()));
+  co_await waiter.wait_until(deadline);
   if (!request->completed) {  // cancelled or timed out: closing the socket ends the request
     request->abandoned = true;
     (void)request.release();
@@ -77,8 +64,7 @@ Task<int> connect_to(const Endpoint& endpoint, Stream& out, detail::LoopClock::t
 Task<Stream> open_connection(std::string host, std::uint16_t port, std::chrono::nanoseconds timeout) {
   if (EventLoop::current() == nullptr) throw InvalidState("concur::open_connection: no event loop runs on this thread");
   if (timeout < std::chrono::nanoseconds::zero()) throw std::invalid_argument("concur::open_connection: a negative timeout");
-  const auto deadline =
-      timeout == no_timeout ? detail::LoopClock::time_point::max() : detail::LoopClock::now() + timeout;
+  const auto deadline = detail::deadline_after(timeout);
   const std::vector<Endpoint> endpoints = co_await resolve(host, port, AddressFamily::any, timeout);
   int last_status = 0;
   const Endpoint* last = nullptr;

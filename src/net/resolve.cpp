@@ -10,13 +10,8 @@ namespace concur {
 inline namespace v0 {
 namespace {
 
-// Owned by the awaiting task until it stops waiting; then by libuv's callback.
-struct ResolveRequest {
+struct ResolveRequest : detail::AbandonableRequest {
   uv_getaddrinfo_t request{};
-  detail::Wakeup* waiter = nullptr;
-  bool abandoned = false;
-  bool completed = false;
-  int status = 0;
   std::vector<Endpoint> endpoints;
 };
 
@@ -43,19 +38,13 @@ Endpoint to_endpoint(const sockaddr* address) {
 
 void on_resolved(uv_getaddrinfo_t* request, int status, addrinfo* result) {
   auto* r = static_cast<ResolveRequest*>(request->data);
-  r->status = status;
-  r->completed = true;
   for (const addrinfo* a = result; a != nullptr; a = a->ai_next) {
     if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
     Endpoint e = to_endpoint(a->ai_addr);
     if (std::find(r->endpoints.begin(), r->endpoints.end(), e) == r->endpoints.end()) r->endpoints.push_back(e);
   }
   uv_freeaddrinfo(result);
-  if (r->abandoned) {
-    delete r;
-  } else {
-    r->waiter->wake();
-  }
+  detail::AbandonableRequest::complete(r, status);
 }
 
 }  // namespace
@@ -88,7 +77,7 @@ Task<std::vector<Endpoint>> resolve(std::string host, std::uint16_t port, Addres
     throw ResolveError("concur::resolve: cannot resolve '" + host + "': " + detail::uv_reason(status),
                        detail::uv_error_code(status));
   }
-  co_await waiter.wait(timeout == std::chrono::nanoseconds::max() ? detail::LoopClock::duration::max() : timeout);
+  co_await waiter.wait(timeout);
   if (waiter.state() != detail::Wakeup::State::woken) {
     if (!request->completed) {
       // The callback still comes (with UV_EAI_CANCELED when libuv could cancel it).

@@ -205,9 +205,7 @@ class Fill {
       return false;
     }
     core_.reader = &wakeup_;
-    const auto wait = deadline_ == detail::LoopClock::time_point::max() ? detail::LoopClock::duration::max()
-                                                                          : deadline_ - detail::LoopClock::now();
-    return wakeup_.wait(std::max(wait, detail::LoopClock::duration::zero())).await_suspend(handle);
+    return wakeup_.wait_until(deadline_).await_suspend(handle);
   }
   void await_resume() {
     if (core_.reader == &wakeup_) core_.reader = nullptr;
@@ -224,10 +222,9 @@ class Fill {
   detail::Wakeup wakeup_;
 };
 
-detail::LoopClock::time_point deadline_after(std::chrono::nanoseconds timeout) {
-  if (timeout == no_timeout) return detail::LoopClock::time_point::max();
+detail::LoopClock::time_point checked_deadline(std::chrono::nanoseconds timeout) {
   if (timeout < std::chrono::nanoseconds::zero()) throw std::invalid_argument("concur::Stream: a negative timeout");
-  return detail::LoopClock::now() + timeout;
+  return detail::deadline_after(timeout);
 }
 
 // Why a read cannot go on (called when the buffer does not satisfy it and it is not EOF).
@@ -261,7 +258,7 @@ detail::StreamCore& Stream::live(const char* what) const {
 Task<std::string> Stream::read_some(std::size_t max, std::chrono::nanoseconds timeout) {
   StreamCore& core = live("concur::Stream::read_some");
   if (max == 0) throw std::invalid_argument("concur::Stream::read_some: max must be at least 1");
-  co_await Fill(core, 1, deadline_after(timeout), timeout, "concur::Stream::read_some");
+  co_await Fill(core, 1, checked_deadline(timeout), timeout, "concur::Stream::read_some");
   if (core.input.size() > 0) co_return core.input.take(std::min(max, core.input.size()));
   if (core.eof) co_return std::string();
   throw_broken(core, "concur::Stream::read_some");
@@ -269,7 +266,7 @@ Task<std::string> Stream::read_some(std::size_t max, std::chrono::nanoseconds ti
 
 Task<std::string> Stream::read_exactly(std::size_t n, std::chrono::nanoseconds timeout) {
   StreamCore& core = live("concur::Stream::read_exactly");
-  co_await Fill(core, n, deadline_after(timeout), timeout, "concur::Stream::read_exactly");
+  co_await Fill(core, n, checked_deadline(timeout), timeout, "concur::Stream::read_exactly");
   if (core.input.size() >= n) co_return core.input.take(n);
   if (core.eof) {
     std::string partial = core.input.take(core.input.size());
@@ -284,7 +281,7 @@ Task<std::string> Stream::read_until(std::string delimiter, std::size_t max, std
   constexpr const char* what = "concur::Stream::read_until";
   StreamCore& core = live(what);
   if (delimiter.empty()) throw std::invalid_argument("concur::Stream::read_until: an empty delimiter");
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = checked_deadline(timeout);
   std::size_t searched = 0;  // bytes known to hold no delimiter start
   for (;;) {
     const std::string_view data = core.input.view();
@@ -316,7 +313,7 @@ Task<std::string> Stream::read_line(std::size_t max, std::chrono::nanoseconds ti
 Task<std::string> Stream::read_to_end(std::size_t max, std::chrono::nanoseconds timeout) {
   constexpr const char* what = "concur::Stream::read_to_end";
   StreamCore& core = live(what);
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = checked_deadline(timeout);
   while (!core.eof) {
     if (core.input.size() > max) {
       throw LimitOverrunError(std::string(what) + ": more than " + std::to_string(max) + " bytes before the end",
@@ -388,7 +385,7 @@ Task<void> Stream::drain(std::chrono::nanoseconds timeout) {
   if (core.write_queued > StreamCore::write_high_water && core.write_status == 0 && !core.close_started) {
     detail::Wakeup waiter;
     core.drainers.push_back(&waiter);
-    co_await waiter.wait(timeout == no_timeout ? detail::LoopClock::duration::max() : timeout);
+    co_await waiter.wait(timeout);
     std::erase(core.drainers, &waiter);
     waiter.throw_if_interrupted(what, timeout);
   }

@@ -39,8 +39,7 @@ class CompletionOrder {
  public:
   CompletionOrder(std::vector<TaskHandle<T>> handles, std::chrono::nanoseconds timeout)
       : state_(std::make_unique<State>()) {
-    state_->deadline = timeout == std::chrono::nanoseconds::max() ? detail::LoopClock::time_point::max()
-                                                                   : detail::LoopClock::now() + timeout;
+    state_->deadline = detail::deadline_after(timeout);
     state_->timeout = timeout;
     state_->watches.reserve(handles.size());
     for (std::size_t i = 0; i < handles.size(); ++i) {
@@ -72,12 +71,10 @@ class CompletionOrder {
     State& s = *state_;
     if (s.remaining == 0) throw InvalidState("concur::as_completed: every task was handed out already");
     while (s.ended.empty()) {
-      const auto now = detail::LoopClock::now();
-      if (now >= s.deadline) throw_timeout(s);
+      if (detail::LoopClock::now() >= s.deadline) throw_timeout(s);
       detail::Wakeup wakeup;
       s.waiter = &wakeup;
-      co_await wakeup.wait(s.deadline == detail::LoopClock::time_point::max() ? detail::LoopClock::duration::max()
-                                                                               : s.deadline - now);
+      co_await wakeup.wait_until(s.deadline);
       s.waiter = nullptr;
       if (wakeup.state() == detail::Wakeup::State::timed_out) throw_timeout(s);
       wakeup.throw_if_interrupted("concur::as_completed");

@@ -8,6 +8,8 @@
 //   waiter.throw_if_interrupted("concur::Stream::read_some");
 //
 // Whoever calls wake() must forget the waiter: after its task resumes it is gone.
+// LoopClock::duration is nanoseconds, so a caller's "no timeout" (nanoseconds::max())
+// is the waiter's "no time limit" as it is.
 // Thread safety: loop-thread only.
 #pragma once
 
@@ -15,6 +17,7 @@
 #include <concur/loop/event_loop.hpp>
 #include <concur/loop/task.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <coroutine>
 #include <string>
@@ -22,6 +25,11 @@
 namespace concur {
 inline namespace v0 {
 namespace detail {
+
+// The deadline `timeout` from now; LoopClock::time_point::max() for nanoseconds::max().
+inline LoopClock::time_point deadline_after(LoopClock::duration timeout) noexcept {
+  return timeout == LoopClock::duration::max() ? LoopClock::time_point::max() : LoopClock::now() + timeout;
+}
 
 class Wakeup final : Interruptible {
  public:
@@ -43,6 +51,11 @@ class Wakeup final : Interruptible {
   };
   // Suspends the current task; LoopClock::duration::max() waits without a time limit.
   Suspend wait(LoopClock::duration timeout) noexcept { return Suspend{*this, timeout}; }
+  // The same until `deadline`; LoopClock::time_point::max() waits without a time limit.
+  Suspend wait_until(LoopClock::time_point deadline) noexcept {
+    if (deadline == LoopClock::time_point::max()) return wait(LoopClock::duration::max());
+    return wait(std::max(deadline - LoopClock::now(), LoopClock::duration::zero()));
+  }
 
   // The awaited completion happened: the task resumes on the loop's next turn. Does
   // nothing when the wait already ended.
@@ -99,6 +112,27 @@ class Wakeup final : Interruptible {
   LoopClock::duration timeout_{};
   LoopTimer timer_;
   bool timer_armed_ = false;
+};
+
+// A libuv request that a waiting task may abandon (cancelled or timed out) while libuv
+// still holds it: until then the task owns it; after, the completion callback, which
+// always comes, deletes it.
+struct AbandonableRequest {
+  Wakeup* waiter = nullptr;
+  bool abandoned = false;
+  bool completed = false;
+  int status = 0;
+  // From the libuv callback: records `result`, then wakes the task or deletes itself.
+  template <class Self>
+  static void complete(Self* self, int result) noexcept {
+    self->completed = true;
+    self->status = result;
+    if (self->abandoned) {
+      delete self;
+    } else {
+      self->waiter->wake();
+    }
+  }
 };
 
 }  // namespace detail
