@@ -1,0 +1,300 @@
+// The loop's HTTP client: libcurl's multi-socket API with libuv polls for the sockets
+// libcurl asks about and one loop timer for the timeout it asks for.
+//
+// How a request runs: the task configures a Transfer, adds its easy handle to the multi
+// handle and waits. libcurl says which sockets to watch (on_socket) and when to call back
+// (on_timer); each readiness or timeout drives it with curl_multi_socket_action, and
+// finished transfers are collected from curl_multi_info_read, removed from the multi
+// handle and their tasks woken. A cancelled task removes its handle, which aborts it.
+// libcurl is never re-entered from one of its own callbacks: the timer only arms a loop
+// timer, and every curl_multi_* call comes from a loop callback or a task.
+#include <concur/http/client.hpp>
+
+#include "transfer.hpp"
+
+#include <concur/loop/detail/wakeup.hpp>
+#include <concur/loop/event_loop.hpp>
+
+#include <uv.h>
+
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+namespace concur {
+inline namespace v0 {
+namespace http {
+namespace detail {
+
+using concur::detail::LoopClock;
+using concur::detail::LoopTimer;
+using concur::detail::Wakeup;
+
+struct InFlight {
+  std::unique_ptr<Transfer> transfer;
+  Wakeup waiter;
+  bool done = false;
+  CURLcode result = CURLE_OK;
+};
+
+struct SocketWatch {
+  uv_poll_t poll{};
+  struct ClientCore* core = nullptr;
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  SocketWatch* prev = nullptr;
+  SocketWatch* next = nullptr;
+};
+
+struct ClientCore final : concur::detail::LoopResource {
+  EventLoop* loop;
+  ClientOptions options;
+  CURLM* multi = nullptr;
+  LoopTimer timer;
+  bool timer_armed = false;
+  bool closed = false;
+  SocketWatch* watches = nullptr;
+  std::vector<std::unique_ptr<Transfer>> idle;  // handles kept for reuse (DNS, TLS sessions)
+  std::size_t in_flight = 0;
+  std::size_t connections_opened = 0;
+
+  ClientCore(EventLoop& l, ClientOptions o) : loop(&l), options(std::move(o)) {
+    ensure_curl_initialised();
+    multi = curl_multi_init();
+    if (multi == nullptr) throw HttpError("concur::http::Client: libcurl cannot make a multi handle", 0);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &ClientCore::on_socket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &ClientCore::on_timer);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(options.max_connections));
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options.max_connections_per_host));
+    if (options.max_connections > 0) {
+      curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(options.max_connections));
+    }
+    timer.owner = this;
+    timer.fire = [](LoopTimer& t) noexcept {
+      auto* core = static_cast<ClientCore*>(t.owner);
+      core->timer_armed = false;
+      core->drive(CURL_SOCKET_TIMEOUT, 0);
+    };
+    loop->track(*this);
+  }
+
+  ~ClientCore() override {
+    if (!closed) {
+      loop->untrack(*this);
+      close_now();
+    }
+  }
+
+  // Closes every connection; later requests get InvalidState. In-flight requests have
+  // been cancelled before (the loop's end cancels tasks first); any left are dropped.
+  void close_now() noexcept override {
+    if (closed) return;
+    closed = true;
+    if (timer_armed) {
+      loop->remove_timer(timer);
+      timer_armed = false;
+    }
+    curl_multi_cleanup(multi);  // tells on_socket to forget each socket it closes
+    multi = nullptr;
+    while (watches != nullptr) forget(watches);
+    idle.clear();
+  }
+
+  void drive(curl_socket_t fd, int flags) noexcept {
+    if (closed) return;
+    int running = 0;
+    curl_multi_socket_action(multi, fd, flags, &running);
+    collect_done();
+  }
+
+  void collect_done() noexcept {
+    int left = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      CURL* easy = message->easy_handle;
+      const CURLcode result = message->data.result;
+      InFlight* request = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &request);
+      curl_multi_remove_handle(multi, easy);  // `message` is gone after this
+      request->result = result;
+      request->done = true;
+      request->waiter.wake();
+    }
+  }
+
+  static int on_socket(CURL*, curl_socket_t fd, int what, void* self, void* socket_data) noexcept {
+    auto* core = static_cast<ClientCore*>(self);
+    auto* watch = static_cast<SocketWatch*>(socket_data);
+    if (what == CURL_POLL_REMOVE) {
+      if (watch != nullptr) {
+        if (core->multi != nullptr) curl_multi_assign(core->multi, fd, nullptr);
+        core->forget(watch);
+      }
+      return 0;
+    }
+    if (watch == nullptr) {
+      watch = new (std::nothrow) SocketWatch;
+      if (watch == nullptr) return -1;  // libcurl fails the transfers on this socket
+      if (uv_poll_init_socket(core->uv_loop(), &watch->poll, fd) != 0) {
+        delete watch;
+        return -1;
+      }
+      watch->core = core;
+      watch->fd = fd;
+      watch->poll.data = watch;
+      watch->next = core->watches;
+      if (core->watches != nullptr) core->watches->prev = watch;
+      core->watches = watch;
+      curl_multi_assign(core->multi, fd, watch);
+    }
+    int events = 0;
+    if ((what & CURL_POLL_IN) != 0) events |= UV_READABLE;
+    if ((what & CURL_POLL_OUT) != 0) events |= UV_WRITABLE;
+    uv_poll_start(&watch->poll, events, [](uv_poll_t* poll, int status, int ready) {
+      auto* w = static_cast<SocketWatch*>(poll->data);
+      int flags = 0;
+      if (status < 0) {
+        flags = CURL_CSELECT_ERR;
+      } else {
+        if ((ready & UV_READABLE) != 0) flags |= CURL_CSELECT_IN;
+        if ((ready & UV_WRITABLE) != 0) flags |= CURL_CSELECT_OUT;
+      }
+      w->core->drive(w->fd, flags);
+    });
+    return 0;
+  }
+
+  static int on_timer(CURLM*, long timeout_ms, void* self) noexcept {
+    auto* core = static_cast<ClientCore*>(self);
+    if (core->timer_armed) {
+      core->loop->remove_timer(core->timer);
+      core->timer_armed = false;
+    }
+    if (timeout_ms < 0) return 0;
+    core->timer.deadline = LoopClock::now() + std::chrono::milliseconds(timeout_ms);
+    core->loop->add_timer(core->timer);
+    core->timer_armed = true;
+    return 0;
+  }
+
+  void forget(SocketWatch* watch) noexcept {
+    if (watch->prev != nullptr) watch->prev->next = watch->next;
+    if (watch->next != nullptr) watch->next->prev = watch->prev;
+    if (watches == watch) watches = watch->next;
+    uv_poll_stop(&watch->poll);
+    uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll),
+             [](uv_handle_t* handle) { delete static_cast<SocketWatch*>(handle->data); });
+  }
+
+  uv_loop_t* uv_loop() const noexcept { return static_cast<uv_loop_t*>(loop->native()); }
+
+  std::unique_ptr<Transfer> take_transfer() {
+    if (idle.empty()) return std::make_unique<Transfer>();
+    std::unique_ptr<Transfer> t = std::move(idle.back());
+    idle.pop_back();
+    return t;
+  }
+  void give_back(std::unique_ptr<Transfer> t) noexcept {
+    if (closed || idle.size() >= 64) return;
+    t->reset();
+    try {
+      idle.push_back(std::move(t));
+    } catch (...) {  // out of memory: the handle is simply not kept
+    }
+  }
+};
+
+namespace {
+
+// Removes a request's handle from libcurl if it is still there, and recycles it.
+struct InFlightGuard {
+  ClientCore& core;
+  InFlight& request;
+  bool added = false;
+  ~InFlightGuard() {
+    if (added) {
+      --core.in_flight;
+      if (!request.done && core.multi != nullptr) curl_multi_remove_handle(core.multi, request.transfer->easy());
+    }
+    core.give_back(std::move(request.transfer));
+  }
+};
+
+Task<Response> perform(std::shared_ptr<ClientCore> core, std::string method, std::string url, std::string body,
+                       RequestOptions options) {
+  if (EventLoop::current() != core->loop) {
+    throw InvalidState("concur::http::Client: used on a thread other than its loop's");
+  }
+  if (core->closed) throw InvalidState("concur::http::Client: its loop has closed it");
+  InFlight request;
+  request.transfer = core->take_transfer();
+  InFlightGuard guard{*core, request};
+  request.transfer->configure(std::move(method), std::move(url), std::move(body), options);
+  curl_easy_setopt(request.transfer->easy(), CURLOPT_PRIVATE, &request);
+  if (const CURLMcode code = curl_multi_add_handle(core->multi, request.transfer->easy()); code != CURLM_OK) {
+    throw HttpError("concur::http: " + request.transfer->what() + ": " + curl_multi_strerror(code),
+                    static_cast<int>(code));
+  }
+  guard.added = true;
+  ++core->in_flight;
+  co_await request.waiter.wait(LoopClock::duration::max());
+  request.waiter.throw_if_interrupted("concur::http::Client");  // cancelled: the guard aborts it
+  core->connections_opened += static_cast<std::size_t>(request.transfer->connections_opened());
+  co_return request.transfer->finish(request.result);
+}
+
+}  // namespace
+}  // namespace detail
+
+namespace {
+void check(const ClientOptions& options) {
+  if (options.defaults.max_redirects < 0 || options.defaults.max_body_size == 0) {
+    throw std::invalid_argument("concur::http::Client: bad default request options (max_redirects < 0 or "
+                                "max_body_size == 0)");
+  }
+  constexpr std::size_t long_max = static_cast<std::size_t>(std::numeric_limits<long>::max());
+  if (options.max_connections > long_max || options.max_connections_per_host > long_max) {
+    throw std::invalid_argument("concur::http::Client: a connection limit out of range");
+  }
+}
+}  // namespace
+
+Client::Client() : Client(ClientOptions()) {}
+
+Client::Client(ClientOptions options) {
+  check(options);
+  EventLoop* loop = EventLoop::current();
+  if (loop == nullptr) throw InvalidState("concur::http::Client: no event loop runs on this thread");
+  core_ = std::make_shared<detail::ClientCore>(*loop, std::move(options));
+}
+
+Client::~Client() = default;
+
+Task<Response> Client::get(std::string url) { return get(std::move(url), options().defaults); }
+Task<Response> Client::get(std::string url, RequestOptions options) {
+  return request("GET", std::move(url), std::string(), std::move(options));
+}
+Task<Response> Client::post(std::string url, std::string body, std::string content_type) {
+  return post(std::move(url), std::move(body), std::move(content_type), options().defaults);
+}
+Task<Response> Client::post(std::string url, std::string body, std::string content_type, RequestOptions options) {
+  if (!content_type.empty()) options.headers.set("Content-Type", std::move(content_type));
+  return request("POST", std::move(url), std::move(body), std::move(options));
+}
+Task<Response> Client::request(std::string method, std::string url, std::string body, RequestOptions options) {
+  if (!core_) throw InvalidState("concur::http::Client: used after it was moved from");
+  return detail::perform(core_, std::move(method), std::move(url), std::move(body), std::move(options));
+}
+
+const ClientOptions& Client::options() const {
+  if (!core_) throw InvalidState("concur::http::Client: used after it was moved from");
+  return core_->options;
+}
+std::size_t Client::in_flight() const noexcept { return core_ ? core_->in_flight : 0; }
+std::size_t Client::connections_opened() const noexcept { return core_ ? core_->connections_opened : 0; }
+
+}  // namespace http
+}  // namespace v0
+}  // namespace concur
