@@ -1,12 +1,14 @@
 # Runs a small `concur demo --json` and checks the table and the JSON it writes.
 file(REMOVE ${OUT})
-execute_process(COMMAND ${CONCUR} demo --tasks 4 --draws 20000 --repeat 1 --waits 200 --json ${OUT}
+execute_process(COMMAND ${CONCUR} demo --tasks 4 --draws 20000 --repeat 1 --waits 200
+  --files 40 --latency-ms 20 --sequential-files 5 --json ${OUT}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "concur demo failed (${rc}): ${out}${err}")
 endif()
 foreach(expected "Parallelism available now" "sequential" "ThreadPool + emulated GIL" "ProcessPool"
-                 "Verdict:" "ProcessPool costs here:" "Massive concurrency" "loop tasks" "20000")
+                 "Verdict:" "ProcessPool costs here:" "Massive concurrency" "loop tasks" "20000"
+                 "I/O-bound: 40 files" "ThreadPool(100)" "loop + to_thread" "times scaled to 40")
   string(FIND "${out}" "${expected}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "the demo output lacks '${expected}':\n${out}")
@@ -32,4 +34,10 @@ string(JSON task_memory GET "${json}" massive_concurrency results 1 memory_bytes
 string(JSON thread_mode GET "${json}" massive_concurrency results 0 mode)
 if(NOT waits EQUAL 3 OR task_memory LESS_EQUAL 0 OR NOT thread_mode STREQUAL "threads")
   message(FATAL_ERROR "implausible massive_concurrency JSON: rows=${waits} task_memory=${task_memory}")
+endif()
+string(JSON io_rows LENGTH "${json}" io_bound results)
+string(JSON io_rps GET "${json}" io_bound results 4 requests_per_second)
+string(JSON io_scaled GET "${json}" io_bound results 0 scaled)
+if(NOT io_rows EQUAL 6 OR io_rps LESS_EQUAL 0 OR NOT io_scaled)
+  message(FATAL_ERROR "implausible io_bound JSON: rows=${io_rows} rps=${io_rps} scaled=${io_scaled}")
 endif()

@@ -16,6 +16,7 @@ namespace {
 struct DemoOptions {
   CpuExperimentConfig cpu;
   ConcurrencyExperimentConfig concurrency;
+  IoExperimentConfig io;
   std::string json_path;
 };
 
@@ -38,10 +39,15 @@ void run_demo(const DemoOptions& options) {
   const std::string waits_verdict = concurrency_verdict(waits);
   fmt::print("\n{}\n{}\n", concurrency_table(options.concurrency, waits), waits_verdict);
 
+  const auto fetches = run_io_experiment(options.io);
+  const std::string io_text = io_verdict(options.io, fetches);
+  fmt::print("\n{}\n{}\n", io_table(options.io, fetches), io_text);
+
   if (!options.json_path.empty()) {
     write_json(options.json_path, {{"machine", to_json(probe)},
                                    {"cpu_bound", to_json(options.cpu, results, verdict)},
-                                   {"massive_concurrency", to_json(options.concurrency, waits, waits_verdict)}});
+                                   {"massive_concurrency", to_json(options.concurrency, waits, waits_verdict)},
+                                   {"io_bound", to_json(options.io, fetches, io_text)}});
     fmt::print("\nWrote {}\n", options.json_path);
   }
 }
@@ -54,7 +60,8 @@ void add_demo_command(CLI::App& app) {
       "demo",
       "Run the classic experiment here: a CPU-bound Monte Carlo estimate of pi, sequential vs "
       "ThreadPool vs ThreadPool under an emulated GIL vs ProcessPool, after measuring the parallelism this "
-      "machine gives right now; then massive concurrency: N waits as threads and as event-loop tasks.");
+      "machine gives right now; then massive concurrency: N waits as threads and as event-loop tasks; then "
+      "I/O-bound: files from a local HTTP server fetched sequentially, by thread pools and on the event loop.");
   demo->add_option("--tasks", options->cpu.tasks, "Number of tasks")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
@@ -73,6 +80,19 @@ void add_demo_command(CLI::App& app) {
       ->capture_default_str();
   demo->add_option("--waits", options->concurrency.waits,
                    "Concurrent waits of 100 ms: as threads and as tasks (tasks also at 100x)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+      ->capture_default_str();
+  demo->add_option("--files", options->io.files, "I/O-bound: files fetched from the local data server")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+      ->capture_default_str();
+  demo->add_option("--latency-ms", options->io.latency_ms, "I/O-bound: the server's latency per file")
+      ->check(CLI::Range(0, 10'000))
+      ->capture_default_str();
+  demo->add_option("--cpu-ms", options->io.cpu_ms, "I/O-bound: CPU work per file after it arrived")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+  demo->add_option("--sequential-files", options->io.sequential_files,
+                   "I/O-bound: files the sequential run fetches (its times are scaled to --files)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
       ->capture_default_str();
   demo->add_option("--json", options->json_path, "Also write the figures to this JSON file");

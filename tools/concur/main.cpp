@@ -1,6 +1,7 @@
 // The concur command-line tool: experiments and utilities around the library.
 #include "clean.hpp"
 #include "demo.hpp"
+#include "serve.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   concur::cli::add_demo_command(app);
   concur::cli::add_clean_command(app);
+  concur::cli::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

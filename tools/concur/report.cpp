@@ -89,6 +89,49 @@ nlohmann::json to_json(const ConcurrencyExperimentConfig& config, const std::vec
   return {{"waits", config.waits}, {"wait_ms", config.wait_ms}, {"results", rows}, {"verdict", verdict}};
 }
 
+std::string io_table(const IoExperimentConfig& config, const std::vector<IoMeasurement>& results) {
+  std::string out = fmt::format(
+      "I/O-bound: {} files of {} B from a local server answering after {} ms, {:.1f} ms of CPU each\n", config.files,
+      config.file_size, config.latency_ms, config.cpu_ms);
+  out += fmt::format("  {:<22} {:>10} {:>10} {:>12}\n", "mode", "time (s)", "CPU (s)", "requests/s");
+  for (const auto& m : results) {
+    out += fmt::format("  {:<22} {:>10.2f} {:>10.2f} {:>12.0f}{}\n", m.mode, m.seconds, m.cpu_seconds,
+                       m.requests_per_second,
+                       m.scaled ? fmt::format("   ({} files fetched, times scaled to {})", m.fetched, config.files)
+                                : std::string());
+  }
+  return out;
+}
+
+std::string io_verdict(const IoExperimentConfig& config, const std::vector<IoMeasurement>& results) {
+  const IoMeasurement* best = &results.at(0);
+  for (const auto& m : results) {
+    if (m.seconds < best->seconds) best = &m;
+  }
+  const double cpu_total = config.cpu_ms * 1e-3 * static_cast<double>(config.files);
+  return fmt::format(
+      "Verdict: fastest here: {} ({:.2f} s, {:.0f}x sequential). Waiting overlaps in every concurrent mode; "
+      "what is left is the CPU part ({:.2f} s in all), which one loop thread runs alone and threads spread over "
+      "the cores. Many waits and little CPU: the loop; much CPU per item: hand it to threads or processes from "
+      "the loop (to_thread, run_in).",
+      best->mode, best->seconds, best->seconds > 0 ? results.at(0).seconds / best->seconds : 0, cpu_total);
+}
+
+nlohmann::json to_json(const IoExperimentConfig& config, const std::vector<IoMeasurement>& results,
+                       const std::string& verdict) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& m : results) {
+    rows.push_back({{"mode", m.mode},
+                    {"fetched", m.fetched},
+                    {"seconds", m.seconds},
+                    {"cpu_seconds", m.cpu_seconds},
+                    {"requests_per_second", m.requests_per_second},
+                    {"scaled", m.scaled}});
+  }
+  return {{"files", config.files},       {"latency_ms", config.latency_ms}, {"cpu_ms", config.cpu_ms},
+          {"file_size", config.file_size}, {"results", rows},                 {"verdict", verdict}};
+}
+
 nlohmann::json to_json(const ParallelismProbe& probe) {
   return {{"hardware_threads", std::thread::hardware_concurrency()},
           {"parallelism", probe.parallelism()},

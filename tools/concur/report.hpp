@@ -3,6 +3,7 @@
 
 #include "concurrency_experiment.hpp"
 #include "cpu_experiment.hpp"
+#include "io_experiment.hpp"
 
 #include <concur/profile/parallelism_probe.hpp>
 
@@ -21,7 +22,12 @@ std::string concurrency_table(const ConcurrencyExperimentConfig& config,
                               const std::vector<ConcurrencyMeasurement>& results);
 std::string concurrency_verdict(const std::vector<ConcurrencyMeasurement>& results);
 
+std::string io_table(const IoExperimentConfig& config, const std::vector<IoMeasurement>& results);
+std::string io_verdict(const IoExperimentConfig& config, const std::vector<IoMeasurement>& results);
+
 nlohmann::json to_json(const ParallelismProbe& probe);
+nlohmann::json to_json(const IoExperimentConfig& config, const std::vector<IoMeasurement>& results,
+                       const std::string& verdict);
 nlohmann::json to_json(const ConcurrencyExperimentConfig& config, const std::vector<ConcurrencyMeasurement>& results,
                        const std::string& verdict);
 nlohmann::json to_json(const CpuExperimentConfig& config, const std::vector<Measurement>& results,

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace concur {
@@ -49,6 +50,32 @@ CONCUR_EXPORT std::string data_file(std::uint64_t index, std::size_t size, DataF
 
 // The handler; std::invalid_argument for options out of range.
 CONCUR_EXPORT Handler data_service(DataServiceOptions options);
+
+// The data service on a thread and event loop of its own, on a free loopback port: a
+// server next to the program that uses it (the demo, examples, benchmarks).
+//   concur::http::LocalDataService service({.latency = 100ms});
+//   concur::http::get(service.url() + "/files/1");
+// The constructor returns once the server listens (or rethrows why it cannot); the
+// destructor closes it gracefully (in-flight requests are answered) and joins the thread.
+// Thread safety: url(), port() and cpu_seconds() from any thread.
+class CONCUR_EXPORT LocalDataService {
+ public:
+  LocalDataService();
+  explicit LocalDataService(DataServiceOptions options);
+  ~LocalDataService();
+  LocalDataService(const LocalDataService&) = delete;
+  LocalDataService& operator=(const LocalDataService&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::uint16_t port() const noexcept { return port_; }
+  // CPU time the server's thread has used so far.
+  double cpu_seconds() const noexcept;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  std::uint16_t port_ = 0;
+};
 
 }  // namespace http
 }  // namespace v0
