@@ -52,6 +52,18 @@ bool RequestParser::count_header_bytes(std::size_t n) {
   return false;
 }
 
+bool RequestParser::store_field() {
+  if (request_.headers.size() + 1 > limits_.max_headers) {
+    fail(431, "more than " + std::to_string(limits_.max_headers) + " header fields");
+    return false;
+  }
+  request_.headers.add(std::move(field_), std::move(value_));
+  field_.clear();
+  value_.clear();
+  in_value_ = false;
+  return true;
+}
+
 int RequestParser::on_message_begin(http_parser* p) {
   RequestParser& r = self(p);
   r.request_ = Request();
@@ -75,15 +87,7 @@ int RequestParser::on_url(http_parser* p, const char* at, std::size_t n) {
 int RequestParser::on_header_field(http_parser* p, const char* at, std::size_t n) {
   RequestParser& r = self(p);
   if (!r.count_header_bytes(n)) return -1;
-  if (r.in_value_) {  // a new field: the previous one is whole
-    if (r.request_.headers.size() + 1 > r.limits_.max_headers) {
-      return r.fail(431, "more than " + std::to_string(r.limits_.max_headers) + " header fields");
-    }
-    r.request_.headers.add(std::move(r.field_), std::move(r.value_));
-    r.field_.clear();
-    r.value_.clear();
-    r.in_value_ = false;
-  }
+  if (r.in_value_ && !r.store_field()) return -1;  // a new field: the previous one is whole
   r.field_.append(at, n);
   return 0;
 }
@@ -98,15 +102,7 @@ int RequestParser::on_header_value(http_parser* p, const char* at, std::size_t n
 
 int RequestParser::on_headers_complete(http_parser* p) {
   RequestParser& r = self(p);
-  if (r.in_value_ || !r.field_.empty()) {
-    if (r.request_.headers.size() + 1 > r.limits_.max_headers) {
-      return r.fail(431, "more than " + std::to_string(r.limits_.max_headers) + " header fields");
-    }
-    r.request_.headers.add(std::move(r.field_), std::move(r.value_));
-    r.field_.clear();
-    r.value_.clear();
-    r.in_value_ = false;
-  }
+  if ((r.in_value_ || !r.field_.empty()) && !r.store_field()) return -1;
   if (p->http_major != 1) return r.fail(505, "only HTTP/1.x is served");
   Request& q = r.request_;
   q.method = http_method_str(static_cast<http_method>(p->method));

@@ -53,6 +53,8 @@ class RequestParser {
   static int on_message_complete(http_parser* p);
   int fail(int status, std::string reason);
   bool count_header_bytes(std::size_t n);
+  // Adds the field read so far to the request; false (and failed) past max_headers.
+  bool store_field();
 
   const ServerOptions& limits_;
   http_parser parser_{};

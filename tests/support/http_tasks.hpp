@@ -39,6 +39,18 @@ inline Task<std::string> raw_exchange(std::uint16_t port, std::string bytes) {
   co_return back;
 }
 
+// Cancels `handle` and awaits it: true when it ended with CancelledError.
+template <class Handle>
+Task<bool> cancel_and_join(Handle& handle) {
+  handle.cancel();
+  try {
+    (void)co_await handle;
+  } catch (const CancelledError&) {
+    co_return true;
+  }
+  co_return false;
+}
+
 // Closes `server` and waits for its connections to end.
 inline Task<void> close_server(http::Server& server) {
   server.close();

@@ -217,14 +217,7 @@ TEST(HttpClient, CancellingTheTaskAbortsTheTransfer) {
     auto handle = spawn(client.get("http://127.0.0.1:" + std::to_string(server.port()) + "/slow"));
     EXPECT_TRUE(co_await eventually([&] { return request_arrived; }));
     EXPECT_EQ(client.in_flight(), 1u);
-    handle.cancel();
-    bool cancelled = false;
-    try {
-      (void)co_await handle;
-    } catch (const CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await test::cancel_and_join(handle));
     EXPECT_EQ(client.in_flight(), 0u);
     // The aborted transfer's connection is closed, and the server sees it go.
     EXPECT_TRUE(co_await eventually([&] { return client_hung_up; }));
