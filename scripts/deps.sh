@@ -14,7 +14,7 @@ packages=(
   python3-uvloop                                    # the asyncio/uvloop peer of bench/loop
   libcli11-dev libfmt-dev nlohmann-json3-dev        # the concur CLI
   libcurl4-openssl-dev libhttp-parser-dev           # HTTP: the client (libcurl), the server's parser
-  nginx-light wrk                                   # HTTP tests and benchmarks: the reference server, the load generator
+  nginx-light wrk openssl                           # HTTP tests and benchmarks: the reference server, the load generator, test certificates
   python3-aiohttp python3-requests                  # the Python peers of bench/http
 )
 

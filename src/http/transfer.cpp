@@ -1,9 +1,12 @@
 #include "transfer.hpp"
 
+#include <unistd.h>
+
 #include <concur/net/errors.hpp>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
@@ -91,6 +94,10 @@ void Transfer::configure(std::string method, std::string url, std::string body, 
   if (options.connect_timeout.count() < 0 || options.total_timeout.count() < 0 || options.read_timeout.count() < 0) {
     throw std::invalid_argument("concur::http: a negative timeout");
   }
+  if (!options.ca_file.empty() && access(options.ca_file.c_str(), R_OK) != 0) {
+    throw std::invalid_argument("concur::http: ca_file '" + options.ca_file + "' cannot be read: " +
+                                std::strerror(errno));
+  }
   for (const auto& [name, value] : options.headers) {
     if (!is_token(name) || has_line_break(value)) {
       throw std::invalid_argument("concur::http: a malformed request header: '" + name + "'");
@@ -119,6 +126,7 @@ void Transfer::configure(std::string method, std::string url, std::string body, 
   set(easy_, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(max_body_));
   set(easy_, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
   set(easy_, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
+  if (!options.ca_file.empty()) set(easy_, CURLOPT_CAINFO, options.ca_file.c_str());  // libcurl copies it
   set(easy_, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
   set(easy_, CURLOPT_WRITEDATA, this);
   set(easy_, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
@@ -215,6 +223,14 @@ void Transfer::throw_error(CURLcode result) {
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE: throw ConnectionError(message, os_error(easy_, std::errc::connection_reset));
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS: throw TlsError(message, code);
     case CURLE_TOO_MANY_REDIRECTS: throw TooManyRedirects(message, code);
     case CURLE_FILESIZE_EXCEEDED:
       throw BodyTooLarge("concur::http: " + what() + ": the body is larger than max_body_size (" +

@@ -1,6 +1,6 @@
 // A real nginx (Debian's nginx-light) for the HTTP client tests: one worker, no master,
-// on a free loopback port, serving files from a temporary directory; stopped and its
-// directory removed by the destructor.
+// on a free loopback port, serving files from a temporary directory, over TLS when given
+// a certificate; stopped and its directory removed by the destructor.
 #pragma once
 
 #include <signal.h>
@@ -15,9 +15,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 extern char** environ;
 
@@ -27,8 +29,13 @@ class Nginx {
  public:
   static bool installed() { return access("/usr/sbin/nginx", X_OK) == 0; }
 
+  // A PEM certificate and its key for `listen ... ssl`.
+  struct Tls {
+    std::string certificate, key;
+  };
+
   // `locations`: extra server-block directives. Files go under root() before requests.
-  explicit Nginx(const std::string& locations) {
+  explicit Nginx(const std::string& locations, std::optional<Tls> tls = std::nullopt) : tls_(std::move(tls)) {
     char pattern[] = "/tmp/concur-nginx-XXXXXX";
     if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
@@ -48,7 +55,7 @@ class Nginx {
   Nginx(const Nginx&) = delete;
   Nginx& operator=(const Nginx&) = delete;
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return (tls_ ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(port_); }
   std::string root() const { return dir_ + "/www"; }
   void put(const std::string& path, const std::string& bytes) const {
     std::ofstream(root() + path, std::ios::binary) << bytes;
@@ -90,7 +97,8 @@ class Nginx {
                         << "  client_body_temp_path " << dir_ << "/body; proxy_temp_path " << dir_ << "/proxy;\n"
                         << "  fastcgi_temp_path " << dir_ << "/fastcgi; uwsgi_temp_path " << dir_ << "/uwsgi;\n"
                         << "  scgi_temp_path " << dir_ << "/scgi;\n"
-                        << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    root " << root() << ";\n"
+                        << "  server {\n    listen 127.0.0.1:" << port_ << (tls_ ? " ssl" : "") << ";\n    root " << root() << ";\n"
+                        << (tls_ ? "    ssl_certificate " + tls_->certificate + "; ssl_certificate_key " + tls_->key + ";\n" : "")
                         << "    add_header X-Connection $connection always;\n"
                         << locations << "\n  }\n}\n";
     const std::string prefix = dir_ + "/";
@@ -112,6 +120,7 @@ class Nginx {
     waitpid(pid, nullptr, 0);
   }
 
+  std::optional<Tls> tls_;
   std::string dir_;
   std::uint16_t port_ = 0;
   pid_t pid_ = 0;

@@ -49,6 +49,9 @@ struct RequestOptions {
   std::size_t max_body_size = std::size_t{100} << 20;  // decoded bytes
   int max_redirects = 10;                              // 0: redirects are not followed
   bool verify_tls = true;                              // peer certificate and host name
+  // A PEM file of the certificates to trust instead of the system's (requests:
+  // verify="path"); for a private CA or a self-signed test server. Empty: the system's.
+  std::string ca_file;
   Headers headers;                                     // sent with the request
 };
 

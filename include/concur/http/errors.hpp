@@ -8,8 +8,10 @@
 //   ResolveError        the host name did not resolve
 //   http::BodyTooLarge  the response body passed max_body_size
 //   http::TooManyRedirects  more than max_redirects redirects were followed
-//   http::HttpError     anything else libcurl reports (TLS verification, a malformed
-//                       response, an unsupported scheme, a bad URL); curl_code() names it
+//   http::TlsError      the TLS handshake failed or the peer's certificate was not
+//                       trusted (requests: SSLError)
+//   http::HttpError     anything else libcurl reports (a malformed response, an
+//                       unsupported scheme, a bad URL); curl_code() names it
 //   CancelledError      the requesting task was cancelled (the transfer is aborted)
 // A response with a 4xx or 5xx status is not an error: Response::raise_for_status()
 // turns it into http::StatusError when wanted (as requests and aiohttp do).
@@ -50,6 +52,13 @@ class CONCUR_EXPORT BodyTooLarge : public HttpError {
 
 // More redirects than the request's max_redirects (a redirect loop, usually).
 class CONCUR_EXPORT TooManyRedirects : public HttpError {
+ public:
+  using HttpError::HttpError;
+};
+
+// The TLS handshake failed, or verify_tls is on and the peer's certificate is not
+// trusted (unknown issuer, expired, or issued for another host name).
+class CONCUR_EXPORT TlsError : public HttpError {
  public:
   using HttpError::HttpError;
 };

@@ -1,6 +1,9 @@
 // http::Client against a real nginx: statuses and headers, keep-alive reuse (nginx
 // numbers its connections in X-Connection), a body over the limit, redirects and a
-// redirect loop, cancel mid-transfer of a rate-limited file, 1,000 concurrent requests.
+// redirect loop, cancel mid-transfer of a rate-limited file, 1,000 concurrent requests;
+// over TLS with a self-signed certificate: refused when verified, accepted with verify_tls
+// off or the certificate as ca_file.
+#include <concur/http/blocking.hpp>
 #include <concur/http/client.hpp>
 #include <concur/http/data_service.hpp>
 
@@ -12,6 +15,7 @@
 #include "support/http_tasks.hpp"
 #include "support/leak_check.hpp"
 #include "support/nginx.hpp"
+#include "support/self_signed_certificate.hpp"
 
 #include <gtest/gtest.h>
 
@@ -111,6 +115,64 @@ TEST_F(NginxInterop, AThousandConcurrentRequests) {
     EXPECT_EQ(ok, n);
     EXPECT_LE(client.connections_opened(), 100u);  // the client's default limit
   }());
+}
+
+class NginxTls : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!test::Nginx::installed()) GTEST_SKIP() << "nginx is not installed (scripts/deps.sh installs nginx-light)";
+    if (!test::SelfSignedCertificate::can_make()) GTEST_SKIP() << "openssl is not installed (scripts/deps.sh installs it)";
+    certificate_.emplace();
+    nginx_.emplace("", test::Nginx::Tls{certificate_->certificate_file(), certificate_->key_file()});
+    nginx_->put("/files/small", http::data_file(1, 1024, DataFormat::json));
+  }
+  http::RequestOptions trusting_the_certificate() const {
+    http::RequestOptions options;
+    options.ca_file = certificate_->certificate_file();
+    return options;
+  }
+  std::optional<test::SelfSignedCertificate> certificate_;
+  std::optional<test::Nginx> nginx_;
+};
+
+TEST_F(NginxTls, AnUntrustedCertificateIsRefusedByDefault) {
+  const std::string url = nginx_->url() + "/files/small";
+  ASSERT_TRUE(url.starts_with("https://"));
+  run([&]() -> Task<void> {
+    http::Client client;
+    const auto error = co_await test::error_of<http::TlsError>(client.get(url));
+    CO_ASSERT_TRUE(error.has_value());
+    EXPECT_NE(error->find("certificate"), std::string::npos) << *error;
+  }());
+  EXPECT_THROW(http::get(url), http::TlsError);
+}
+
+TEST_F(NginxTls, VerifyOffOrTheCertificateAsCaFileAccepts) {
+  const std::string url = nginx_->url() + "/files/small";
+  http::RequestOptions unverified;
+  unverified.verify_tls = false;
+  run([&]() -> Task<void> {
+    http::Client client;
+    const http::Response a = co_await client.get(url, unverified);
+    EXPECT_EQ(a.status, 200);
+    EXPECT_EQ(a.body, http::data_file(1, 1024, DataFormat::json));
+    const http::Response b = co_await client.get(url, trusting_the_certificate());
+    EXPECT_EQ(b.status, 200);
+    EXPECT_EQ(b.body, a.body);
+  }());
+  EXPECT_EQ(http::get(url, trusting_the_certificate()).body, http::data_file(1, 1024, DataFormat::json));
+  EXPECT_EQ(http::get(url, unverified).status, 200);
+}
+
+TEST_F(NginxTls, AnUnreadableCaFileIsBadInput) {
+  http::RequestOptions options;
+  options.ca_file = "/nonexistent/ca.pem";
+  try {
+    http::get(nginx_->url() + "/files/small", options);
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/ca.pem"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
