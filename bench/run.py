@@ -44,8 +44,19 @@ PAIRS = [
     ("bytes per task", "BM_Loop_SleepingTasks_BytesPerTask/1000000", "PY_Uvloop_SleepingTasks_BytesPerTask/1000000"),
     ("echo 1 KiB, 1 conn", "BM_Echo_Concur/1", "BM_Echo_Uvloop/1"),
     ("echo 1 KiB, 100 conns", "BM_Echo_Concur/100", "BM_Echo_Uvloop/100"),
+    ("10k GETs, c=10", "BM_Http_Concur/10", "BM_Http_CurlMulti/10"),
+    ("10k GETs, c=100", "BM_Http_Concur/100", "BM_Http_CurlMulti/100"),
+    ("10k GETs, c=10", "BM_Http_Concur/10", "PY_Aiohttp/10"),
+    ("10k GETs, c=100", "BM_Http_Concur/100", "PY_Aiohttp/100"),
+    ("10k GETs, c=10", "BM_Http_Concur/10", "PY_AiohttpUvloop/10"),
+    ("10k GETs, c=100", "BM_Http_Concur/100", "PY_AiohttpUvloop/100"),
+    ("10k GETs, threads=10", "BM_Http_ThreadPool/10", "PY_Requests_ThreadPool/10"),
+    ("10k GETs, threads=100", "BM_Http_ThreadPool/100", "PY_Requests_ThreadPool/100"),
+    ("wrk, 10 conns", "BM_Wrk_ConcurServe/10", "BM_Wrk_Nginx/10"),
+    ("wrk, 100 conns", "BM_Wrk_ConcurServe/100", "BM_Wrk_Nginx/100"),
 ]
-BINARIES = ["bench/thread_pool_bench", "bench/process_pool_bench", "bench/sci_bench", "bench/loop_bench"]
+BINARIES = ["bench/thread_pool_bench", "bench/process_pool_bench", "bench/sci_bench", "bench/loop_bench",
+            "bench/http_bench"]  # http_bench runs its Python peers itself, against its nginx
 # (script, interpreter, benchmark names it serves): numpy comes from Debian's python3.
 PYTHON_PEERS = [
     ("bench/process/python_peer.py", sys.executable, "Process"),

@@ -8,6 +8,14 @@
 // handle and their tasks woken. A cancelled task removes its handle, which aborts it.
 // libcurl is never re-entered from one of its own callbacks: the timer only arms a loop
 // timer, and every curl_multi_* call comes from a loop callback or a task.
+//
+// Socket watches outlive the transfers: when libcurl stops watching a keep-alive
+// connection (CURL_POLL_REMOVE), its poll stays, parked, watching for the server closing
+// it, and the next transfer on that connection takes it back without a new poll (each
+// poll made and removed costs an ioctl and three epoll_ctl calls, a third of a request's
+// system calls on loopback). A parked poll that fires stops; libcurl finds the closed
+// connection itself. A watch ends only when libcurl closes its socket (the close-socket
+// callback every transfer sets), before the descriptor can be reused.
 #include <concur/http/client.hpp>
 
 #include "transfer.hpp"
@@ -15,11 +23,14 @@
 #include <concur/loop/detail/wakeup.hpp>
 #include <concur/loop/event_loop.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <unordered_set>
 #include <vector>
 
 namespace concur {
@@ -42,6 +53,8 @@ struct SocketWatch {
   uv_poll_t poll{};
   struct ClientCore* core = nullptr;
   curl_socket_t fd = CURL_SOCKET_BAD;
+  bool parked = false;  // no transfer uses the socket now
+  int events = 0;       // what the poll watches (0: stopped)
   SocketWatch* prev = nullptr;
   SocketWatch* next = nullptr;
 };
@@ -54,6 +67,8 @@ struct ClientCore final : concur::detail::LoopResource {
   bool timer_armed = false;
   bool closed = false;
   SocketWatch* watches = nullptr;
+  std::vector<SocketWatch*> watch_by_fd;  // the same watches, found by descriptor
+  std::unordered_set<curl_socket_t> connection_sockets;  // opened by on_open_socket, not yet closed
   std::vector<std::unique_ptr<Transfer>> idle;  // handles kept for reuse (DNS, TLS sessions)
   std::size_t in_flight = 0;
   std::size_t connections_opened = 0;
@@ -130,13 +145,25 @@ struct ClientCore final : concur::detail::LoopResource {
     if (what == CURL_POLL_REMOVE) {
       if (watch != nullptr) {
         if (core->multi != nullptr) curl_multi_assign(core->multi, fd, nullptr);
-        core->forget(watch);
+        if (core->connection_sockets.contains(fd)) {
+          watch->parked = true;
+          if ((watch->events & UV_READABLE) == 0) core->poll(*watch, UV_READABLE);  // the server closing it
+        } else {
+          core->forget(watch);
+        }
       }
       return 0;
     }
+    if (watch == nullptr) watch = core->watch_of(fd);
     if (watch == nullptr) {
+      const auto index = static_cast<std::size_t>(fd);
+      try {
+        if (core->watch_by_fd.size() <= index) core->watch_by_fd.resize(index + 1, nullptr);
+      } catch (...) {
+        return -1;  // out of memory: libcurl fails the transfers on this socket
+      }
       watch = new (std::nothrow) SocketWatch;
-      if (watch == nullptr) return -1;  // libcurl fails the transfers on this socket
+      if (watch == nullptr) return -1;
       if (uv_poll_init_socket(core->uv_loop(), &watch->poll, fd) != 0) {
         delete watch;
         return -1;
@@ -147,13 +174,33 @@ struct ClientCore final : concur::detail::LoopResource {
       watch->next = core->watches;
       if (core->watches != nullptr) core->watches->prev = watch;
       core->watches = watch;
+      core->watch_by_fd[index] = watch;
+    }
+    if (watch->parked) {
+      watch->parked = false;
+      curl_multi_assign(core->multi, fd, watch);
+    } else if (socket_data == nullptr) {
       curl_multi_assign(core->multi, fd, watch);
     }
     int events = 0;
     if ((what & CURL_POLL_IN) != 0) events |= UV_READABLE;
     if ((what & CURL_POLL_OUT) != 0) events |= UV_WRITABLE;
-    uv_poll_start(&watch->poll, events, [](uv_poll_t* poll, int status, int ready) {
-      auto* w = static_cast<SocketWatch*>(poll->data);
+    core->poll(*watch, events);
+    return 0;
+  }
+
+  // libuv's uv_poll_start removes the descriptor from epoll and adds it again, whatever
+  // it watched before: an unchanged watch is left alone.
+  void poll(SocketWatch& watch, int events) noexcept {
+    if (events == watch.events) return;
+    watch.events = events;
+    uv_poll_start(&watch.poll, events, [](uv_poll_t* handle, int status, int ready) {
+      auto* w = static_cast<SocketWatch*>(handle->data);
+      if (w->parked) {  // the idle connection closed (or spoke): libcurl will see at reuse
+        uv_poll_stop(handle);
+        w->events = 0;
+        return;
+      }
       int flags = 0;
       if (status < 0) {
         flags = CURL_CSELECT_ERR;
@@ -163,7 +210,34 @@ struct ClientCore final : concur::detail::LoopResource {
       }
       w->core->drive(w->fd, flags);
     });
-    return 0;
+  }
+
+  SocketWatch* watch_of(curl_socket_t fd) const noexcept {
+    const auto index = static_cast<std::size_t>(fd);
+    return fd >= 0 && index < watch_by_fd.size() ? watch_by_fd[index] : nullptr;
+  }
+
+  // libcurl opens a connection's socket (close-on-exec, as every concur descriptor).
+  static curl_socket_t on_open_socket(void* self, curlsocktype, curl_sockaddr* address) noexcept {
+    auto* core = static_cast<ClientCore*>(self);
+    const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd < 0) return CURL_SOCKET_BAD;
+    try {
+      core->connection_sockets.insert(fd);
+    } catch (...) {
+      ::close(fd);
+      return CURL_SOCKET_BAD;
+    }
+    return fd;
+  }
+
+  // libcurl closes a connection's socket: its watch goes first, while the descriptor
+  // still names that socket.
+  static int on_close_socket(void* self, curl_socket_t fd) noexcept {
+    auto* core = static_cast<ClientCore*>(self);
+    core->connection_sockets.erase(fd);
+    if (SocketWatch* watch = core->watch_of(fd)) core->forget(watch);
+    return ::close(fd);
   }
 
   static int on_timer(CURLM*, long timeout_ms, void* self) noexcept {
@@ -183,6 +257,7 @@ struct ClientCore final : concur::detail::LoopResource {
     if (watch->prev != nullptr) watch->prev->next = watch->next;
     if (watch->next != nullptr) watch->next->prev = watch->prev;
     if (watches == watch) watches = watch->next;
+    if (watch_of(watch->fd) == watch) watch_by_fd[static_cast<std::size_t>(watch->fd)] = nullptr;
     uv_poll_stop(&watch->poll);
     uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll),
              [](uv_handle_t* handle) { delete static_cast<SocketWatch*>(handle->data); });
@@ -233,6 +308,10 @@ Task<Response> perform(std::shared_ptr<ClientCore> core, std::string method, std
   InFlightGuard guard{*core, request};
   request.transfer->configure(std::move(method), std::move(url), std::move(body), options);
   curl_easy_setopt(request.transfer->easy(), CURLOPT_PRIVATE, &request);
+  curl_easy_setopt(request.transfer->easy(), CURLOPT_OPENSOCKETFUNCTION, &ClientCore::on_open_socket);
+  curl_easy_setopt(request.transfer->easy(), CURLOPT_OPENSOCKETDATA, core.get());
+  curl_easy_setopt(request.transfer->easy(), CURLOPT_CLOSESOCKETFUNCTION, &ClientCore::on_close_socket);
+  curl_easy_setopt(request.transfer->easy(), CURLOPT_CLOSESOCKETDATA, core.get());
   if (const CURLMcode code = curl_multi_add_handle(core->multi, request.transfer->easy()); code != CURLM_OK) {
     throw HttpError("concur::http: " + request.transfer->what() + ": " + curl_multi_strerror(code),
                     static_cast<int>(code));

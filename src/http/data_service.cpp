@@ -3,7 +3,6 @@
 #include <concur/loop/sleep.hpp>
 
 #include <charconv>
-#include <cstdio>
 #include <optional>
 #include <stdexcept>
 
@@ -105,12 +104,15 @@ std::string data_file(std::uint64_t index, std::size_t size, DataFormat format) 
   }
   out = "{\"file\": " + std::to_string(index) + ", \"values\": [";
   const std::string close = "]}";
-  char number[32];
+  char number[32] = {',', ' '};
   for (std::uint64_t k = 0;; ++k) {
     const double value = static_cast<double>(splitmix64((index << 32) ^ k) >> 11) * 0x1.0p-53;
-    const int n = std::snprintf(number, sizeof number, "%s%.6f", k == 0 ? "" : ", ", value);
-    if (out.size() + static_cast<std::size_t>(n) + close.size() > size) break;
-    out.append(number, static_cast<std::size_t>(n));
+    // Fixed, 6 decimals: printf's "%.6f" exactly, without its cost.
+    const auto [end, error] = std::to_chars(number + 2, number + sizeof number, value, std::chars_format::fixed, 6);
+    const char* begin = k == 0 ? number + 2 : number;
+    const auto n = static_cast<std::size_t>(end - begin);
+    if (out.size() + n + close.size() > size) break;
+    out.append(begin, n);
   }
   out.append(size - close.size() - out.size(), ' ');  // JSON allows the padding there
   out += close;

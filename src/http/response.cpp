@@ -64,8 +64,8 @@ std::string_view reason_phrase(int status) noexcept {
 void Response::raise_for_status() const {
   if (status < 400) return;
   std::string message = "HTTP " + std::to_string(status);
-  if (const std::string_view reason = reason_phrase(status); !reason.empty()) message += " " + std::string(reason);
-  if (!url.empty()) message += " for " + url;
+  if (const std::string_view reason = reason_phrase(status); !reason.empty()) message.append(" ").append(reason);
+  if (!url.empty()) message.append(" for ").append(url);
   throw StatusError(message, status);
 }
 

@@ -34,7 +34,9 @@ class Transfer {
   // std::invalid_argument for an empty URL, an empty or malformed method, negative
   // redirects or a zero body limit.
   void configure(std::string method, std::string url, std::string body, const RequestOptions& options);
-  // Forgets the last request (keeps the handle, its DNS and TLS session caches).
+  // Forgets the last request's response. The handle keeps its options, its connection
+  // and its DNS and TLS session caches: a next request with the same method and options
+  // and no body only changes the URL (configure() resets the handle otherwise).
   void reset();
   CURL* easy() const noexcept { return easy_; }
 
@@ -56,6 +58,8 @@ class Transfer {
   Response response_;
   std::size_t max_body_ = 0;
   bool body_too_large_ = false;
+  bool configured_ = false;        // the handle holds last_options_ for last_method_
+  RequestOptions last_options_;
   char error_[CURL_ERROR_SIZE] = {};
 };
 

@@ -41,6 +41,10 @@ class CONCUR_EXPORT Headers {
   // Replaces every field of `name` with one.
   void set(std::string name, std::string value);
   void clear() noexcept { fields_.clear(); }
+  void reserve(std::size_t n) { fields_.reserve(n); }
+
+  // The same fields in the same order (names compared exactly).
+  bool operator==(const Headers&) const = default;
 
   std::size_t size() const noexcept { return fields_.size(); }
   bool empty() const noexcept { return fields_.empty(); }
