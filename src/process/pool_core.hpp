@@ -146,6 +146,7 @@ class ProcessPoolCore final : public StopSink {
   void head_started_locked(Slot& slot);
   void stop_worker_locked(Slot& slot);
   void break_locked(std::string reason, std::vector<Done>& done);
+  void kill_workers_locked() noexcept;  // SIGKILL and reap every worker
   void requeue_front_locked(std::deque<ProcessTaskBase*> tasks);
   void watch(Slot& slot, bool writes);
   // Sets a slot's deadline; wakes the manager when it sleeps past it (a submitter or

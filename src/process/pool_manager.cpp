@@ -43,28 +43,26 @@ void ProcessPoolCore::run() noexcept {
                           task->abandoned ? Done::release : Done::publish});
         }
         slot.in_flight.clear();
-        if (slot.pidfd) pidfd_signal(slot.pidfd.get(), SIGKILL);
-        if (launcher_->reaps_directly() && slot.pid > 0) {
-          while (::waitpid(slot.pid, nullptr, 0) < 0 && errno == EINTR) {
-          }
-        }
-        slot.phase = Slot::Phase::empty;
       }
+      kill_workers_locked();
     }
     finish(done);
   }
   launcher_.reset();  // the fork server exits and is reaped
 }
 
-void ProcessPoolCore::loop() {
-  {
-    std::vector<Done> done;
-    {
-      std::lock_guard lock(mutex_);
-      for (Slot& slot : slots_) launch(slot, done);
+void ProcessPoolCore::kill_workers_locked() noexcept {
+  for (Slot& slot : slots_) {
+    if (slot.pidfd) pidfd_signal(slot.pidfd.get(), SIGKILL);
+    if (launcher_->reaps_directly() && slot.pid > 0) {
+      while (::waitpid(slot.pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
     }
-    finish(done);
+    slot.phase = Slot::Phase::empty;
   }
+}
+
+void ProcessPoolCore::loop() {
   std::array<epoll_event, 64> events;
   auto spin_until = Clock::now();
   for (;;) {

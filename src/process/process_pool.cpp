@@ -74,7 +74,23 @@ ProcessPoolCore::ProcessPoolCore(std::size_t workers, ProcessPoolOptions options
     }
     finish_frame(slots_[i].config, start);
   }
-  manager_ = std::thread([this] { run(); });
+  // The first workers start here, on the caller's thread, before the manager thread
+  // exists (as Python's ProcessPoolExecutor does for fork): a fork then copies a process
+  // with no thread of the pool's own, so no lock of another thread's (malloc's under a
+  // sanitizer, whose allocator is not fork-safe) is inherited held. No task exists yet, so
+  // a failed launch only marks the pool broken.
+  std::lock_guard lock(mutex_);
+  std::vector<Done> none;
+  for (Slot& slot : slots_) {
+    if (broken_.empty()) launch(slot, none);
+  }
+  try {
+    manager_ = std::thread([this] { run(); });
+  } catch (...) {
+    kill_workers_locked();
+    launcher_.reset();
+    throw;
+  }
 }
 
 ProcessPoolCore::~ProcessPoolCore() { shutdown({.wait = true}); }
