@@ -36,6 +36,9 @@ PAIRS = [
     ("hand-off 1 GiB", "BM_SharedArray_Handoff/1073741824", "BM_ByValue_Handoff/1073741824"),
     ("worker sum vs local", "BM_SharedArray_WorkerSum/268435456", "BM_LocalSum/268435456"),
     ("uniform doubles", "BM_Random_FillUniform", "PY_Numpy_RandomFill"),
+    ("uniform floats", "BM_Random_FillUniformFloat", "PY_Numpy_RandomFillFloat"),
+    ("MC pi, doubles", "BM_MonteCarloPi_BulkDouble", "PY_Numpy_MonteCarloPi_BulkDouble"),
+    ("MC pi, floats", "BM_MonteCarloPi_BulkFloat", "PY_Numpy_MonteCarloPi_BulkFloat"),
     ("loop call_soon", "BM_Loop_CallSoon1M", "PY_Uvloop_CallSoon1M"),
     ("loop call_soon", "BM_Loop_CallSoon1M", "PY_Asyncio_CallSoon1M"),
     ("loop resume (yield)", "BM_Loop_Resume", "PY_Uvloop_Resume"),
@@ -60,7 +63,7 @@ BINARIES = ["bench/thread_pool_bench", "bench/process_pool_bench", "bench/sci_be
 # (script, interpreter, benchmark names it serves): numpy comes from Debian's python3.
 PYTHON_PEERS = [
     ("bench/process/python_peer.py", sys.executable, "Process"),
-    ("bench/sci/python_peer.py", "/usr/bin/python3", "SharedArray|ByValue|Random|Sum"),
+    ("bench/sci/python_peer.py", "/usr/bin/python3", "SharedArray|ByValue|Random|Sum|Monte"),
     ("bench/loop/python_peer.py", "/usr/bin/python3", "Loop|Sleeping"),
 ]
 

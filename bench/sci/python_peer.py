@@ -70,6 +70,22 @@ def main():
     doubles = np.empty(1 << 20)
     generator.random(out=doubles)
     out["PY_Numpy_RandomFill"] = timed(repetitions * 4, lambda: generator.random(out=doubles)) / doubles.size
+    floats = np.empty(1 << 20, dtype=np.float32)
+    out["PY_Numpy_RandomFillFloat"] = timed(
+        repetitions * 4, lambda: generator.random(out=floats, dtype=np.float32)) / floats.size
+
+    def monte_carlo_pi(dtype):
+        x = np.empty(4096, dtype=dtype)
+        y = np.empty(4096, dtype=dtype)
+        inside = 0
+        for _ in range((1 << 20) // 4096):
+            generator.random(out=x, dtype=dtype)
+            generator.random(out=y, dtype=dtype)
+            inside += int(np.count_nonzero(x * x + y * y < 1))
+        return inside
+
+    for dtype, name in ((np.float64, "Double"), (np.float32, "Float")):
+        out[f"PY_Numpy_MonteCarloPi_Bulk{name}"] = timed(repetitions, lambda: monte_carlo_pi(dtype)) / (1 << 20)
     print(json.dumps(out))
 
 

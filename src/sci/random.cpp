@@ -79,54 +79,90 @@ void philox_lanes_portable(std::uint64_t seed, std::uint64_t key, std::uint64_t 
 #pragma GCC diagnostic ignored "-Wuninitialized"
 // The same with AVX-512 written out: each 32-bit value sits in a 64-bit lane, so one
 // vpmuludq multiplies 8 blocks' words (compilers emit a full 64-bit multiplication for
-// the loop above). About 1.5x the portable path.
-__attribute__((target("avx512f"))) void philox_lanes_avx512(std::uint64_t seed, std::uint64_t key,
-                                                             std::uint64_t first_block, std::uint64_t* out) noexcept {
-  constexpr std::size_t kVectors = kLanes / 8;
-  __m512i c0[kVectors], c1[kVectors], c2[kVectors], c3[kVectors];
-  const __m512i mask = _mm512_set1_epi64(0xffffffff);
+// the loop above). Four vectors (32 blocks) go through the ten rounds at a time: their
+// 16 state registers and the constants fit the 32 zmm registers, where all 64 blocks at
+// once spilled to the stack. The upper halves of the lanes are left as garbage inside
+// the rounds (vpmuludq reads only the lower ones) and masked once at the end; the high
+// product words move down by a dword shuffle, which runs on another port than the
+// multiplier. About 3x the portable path.
+// Writes the words, or the same words as doubles in [0, 1) like to_unit, or each word
+// as two floats in [0, 1) like Random::unit_float (low half first).
+enum class Output { words, doubles, floats };
+template <Output Kind>
+__attribute__((target("avx512f,avx512dq"))) void philox_lanes_avx512(std::uint64_t seed, std::uint64_t key,
+                                                                    std::uint64_t first_block, void* out) noexcept {
+  constexpr std::size_t kVectors = 4;  // per group of 32 blocks
   const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-  for (std::size_t v = 0; v < kVectors; ++v) {
-    const __m512i block = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_block + 8 * v)), lane);
-    c0[v] = _mm512_and_si512(block, mask);
-    c1[v] = _mm512_srli_epi64(block, 32);
-    c2[v] = _mm512_set1_epi64(lo(key));
-    c3[v] = _mm512_set1_epi64(hi(key));
-  }
   const __m512i m0 = _mm512_set1_epi64(kM0), m1 = _mm512_set1_epi64(kM1);
-  std::uint32_t k0 = lo(seed), k1 = hi(seed);
-  for (int round = 0; round < 10; ++round) {
-    const __m512i key0 = _mm512_set1_epi64(k0), key1 = _mm512_set1_epi64(k1);
-    for (std::size_t v = 0; v < kVectors; ++v) {
-      const __m512i p0 = _mm512_mul_epu32(m0, c0[v]);
-      const __m512i p1 = _mm512_mul_epu32(m1, c2[v]);
-      c0[v] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1[v], key0, 0x96);  // a ^ b ^ c
-      c2[v] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3[v], key1, 0x96);
-      c1[v] = _mm512_and_si512(p1, mask);
-      c3[v] = _mm512_and_si512(p0, mask);
-    }
-    k0 += kW0;
-    k1 += kW1;
-  }
-  // Words 2j and 2j + 1 of the output are lanes j of (c0 | c1 << 32) and (c2 | c3 << 32).
+  const __m512i mask = _mm512_set1_epi64(0xffffffff);
   const __m512i first_half = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
   const __m512i second_half = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
-  for (std::size_t v = 0; v < kVectors; ++v) {
-    const __m512i even = _mm512_or_si512(c0[v], _mm512_slli_epi64(c1[v], 32));
-    const __m512i odd = _mm512_or_si512(c2[v], _mm512_slli_epi64(c3[v], 32));
-    _mm512_storeu_si512(out + 16 * v, _mm512_permutex2var_epi64(even, first_half, odd));
-    _mm512_storeu_si512(out + 16 * v + 8, _mm512_permutex2var_epi64(even, second_half, odd));
+  for (std::size_t group = 0; group < kLanes / (8 * kVectors); ++group) {
+    __m512i c0[kVectors], c1[kVectors], c2[kVectors], c3[kVectors];
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      const std::uint64_t base = first_block + 8 * (kVectors * group + v);
+      const __m512i block = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(base)), lane);
+      c0[v] = block;  // upper half: don't care
+      c1[v] = _mm512_srli_epi64(block, 32);
+      c2[v] = _mm512_set1_epi64(lo(key));
+      c3[v] = _mm512_set1_epi64(hi(key));
+    }
+    std::uint32_t k0 = lo(seed), k1 = hi(seed);
+    for (int round = 0; round < 10; ++round) {
+      const __m512i key0 = _mm512_set1_epi64(k0), key1 = _mm512_set1_epi64(k1);
+      for (std::size_t v = 0; v < kVectors; ++v) {
+        const __m512i p0 = _mm512_mul_epu32(m0, c0[v]);
+        const __m512i p1 = _mm512_mul_epu32(m1, c2[v]);
+        // Dword swap: each lane's high product word lands in its lower half.
+        const __m512i high1 = _mm512_shuffle_epi32(p1, _MM_PERM_CDAB);
+        const __m512i high0 = _mm512_srli_epi64(p0, 32);
+        c0[v] = _mm512_ternarylogic_epi64(high1, c1[v], key0, 0x96);  // a ^ b ^ c
+        c2[v] = _mm512_ternarylogic_epi64(high0, c3[v], key1, 0x96);
+        c1[v] = p1;  // lower half: lo(p1)
+        c3[v] = p0;
+      }
+      k0 += kW0;
+      k1 += kW1;
+    }
+    // Words 2j and 2j + 1 are lanes j of (c0 | c1 << 32) and (c2 | c3 << 32); 0xEA is
+    // (mask & a) | b.
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      const __m512i even = _mm512_ternarylogic_epi64(mask, c0[v], _mm512_slli_epi64(c1[v], 32), 0xEA);
+      const __m512i odd = _mm512_ternarylogic_epi64(mask, c2[v], _mm512_slli_epi64(c3[v], 32), 0xEA);
+      const __m512i words[2] = {_mm512_permutex2var_epi64(even, first_half, odd),
+                                _mm512_permutex2var_epi64(even, second_half, odd)};
+      const std::size_t at = 16 * (kVectors * group + v);
+      for (std::size_t half = 0; half < 2; ++half) {
+        if constexpr (Kind == Output::doubles) {
+          // (word >> 11) < 2^53 converts exactly; the scaling is exact too: to_unit's bits.
+          const __m512d unit = _mm512_mul_pd(_mm512_cvtepi64_pd(_mm512_srli_epi64(words[half], 11)),
+                                             _mm512_set1_pd(0x1.0p-53));
+          _mm512_storeu_pd(static_cast<double*>(out) + at + 8 * half, unit);
+        } else if constexpr (Kind == Output::floats) {
+          // In memory a word's halves are low then high: 16 dwords are 16 floats in order.
+          const __m512 unit = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(words[half], 8)),
+                                            _mm512_set1_ps(0x1.0p-24f));
+          _mm512_storeu_ps(static_cast<float*>(out) + 2 * (at + 8 * half), unit);
+        } else {
+          _mm512_storeu_si512(static_cast<std::uint64_t*>(out) + at + 8 * half, words[half]);
+        }
+      }
+    }
   }
 }
 #pragma GCC diagnostic pop
+
+bool has_avx512() noexcept {
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  return avx512;
+}
 #endif
 
 // kLanes blocks of stream (seed, key) from first_block: two words each.
 void philox_lanes(std::uint64_t seed, std::uint64_t key, std::uint64_t first_block, std::uint64_t* out) noexcept {
 #if defined(__x86_64__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512) {
-    philox_lanes_avx512(seed, key, first_block, out);
+  if (has_avx512()) {
+    philox_lanes_avx512<Output::words>(seed, key, first_block, out);
     return;
   }
 #endif
@@ -235,11 +271,45 @@ void Random::fill_uniform(std::span<double> out) noexcept {
   while (i < out.size() && used_ < buffer_.size()) out[i++] = to_unit(buffer_[used_++]);
   std::uint64_t words[2 * kBlocks];
   for (; out.size() - i >= 2 * kBlocks; i += 2 * kBlocks) {
+#if defined(__x86_64__)
+    if (has_avx512()) {
+      philox_lanes_avx512<Output::doubles>(seed_, key_, block_, &out[i]);
+      block_ += kBlocks;
+      continue;
+    }
+#endif
     philox_lanes(seed_, key_, block_, words);
     block_ += kBlocks;
     for (std::size_t j = 0; j < 2 * kBlocks; ++j) out[i + j] = to_unit(words[j]);
   }
   while (i < out.size()) out[i++] = uniform();
+}
+
+void Random::fill_uniform(std::span<float> out) noexcept {
+  std::size_t i = 0;
+  if (i < out.size() && has_spare_half_) out[i++] = uniform_float();
+  while (out.size() - i >= 2 && used_ < buffer_.size()) {
+    const std::uint64_t word = buffer_[used_++];
+    out[i++] = unit_float(lo(word));
+    out[i++] = unit_float(hi(word));
+  }
+  std::uint64_t words[2 * kBlocks];
+  for (; out.size() - i >= 4 * kBlocks; i += 4 * kBlocks) {
+#if defined(__x86_64__)
+    if (has_avx512()) {
+      philox_lanes_avx512<Output::floats>(seed_, key_, block_, &out[i]);
+      block_ += kBlocks;
+      continue;
+    }
+#endif
+    philox_lanes(seed_, key_, block_, words);
+    block_ += kBlocks;
+    for (std::size_t j = 0; j < 2 * kBlocks; ++j) {
+      out[i + 2 * j] = unit_float(lo(words[j]));
+      out[i + 2 * j + 1] = unit_float(hi(words[j]));
+    }
+  }
+  while (i < out.size()) out[i++] = uniform_float();
 }
 
 void Random::fill_normal(std::span<double> out, double mean, double stddev) {

@@ -15,8 +15,8 @@
 // (distinct counters: the point of Philox). Blocks are made 64 at a time with the
 // machine's widest vectors (AVX-512, AVX2 or plain code, chosen at run time; the bits do
 // not depend on the choice).
-// Every call consumes whole 64-bit words in order; fill_uniform(span) draws exactly
-// what span.size() calls of uniform() would.
+// Every call consumes whole 64-bit words in order (32-bit draws use both halves of
+// one); a bulk fill draws exactly what span.size() single calls would.
 //
 // Meets std::uniform_random_bit_generator, so <random> distributions accept it (their
 // output is then only as reproducible as the standard library's implementation).
@@ -51,6 +51,19 @@ class CONCUR_EXPORT Random {
   }
   // Uniform on [0, 1), 53 random bits.
   double uniform() noexcept { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
+  // Uniform on [0, 1) as a float, 24 random bits from 32 (numpy's random(dtype=float32)).
+  // 32-bit draws take a word's low half, then its high half on the next 32-bit draw;
+  // other draws in between take whole words after it.
+  float uniform_float() noexcept {
+    if (has_spare_half_) {
+      has_spare_half_ = false;
+      return unit_float(spare_half_);
+    }
+    const result_type word = (*this)();
+    spare_half_ = static_cast<std::uint32_t>(word >> 32);
+    has_spare_half_ = true;
+    return unit_float(static_cast<std::uint32_t>(word));
+  }
   // Uniform on [low, high). std::invalid_argument unless low < high, both finite.
   double uniform(double low, double high);
   // Uniform on [low, high], every value equally likely (no modulo bias).
@@ -62,6 +75,7 @@ class CONCUR_EXPORT Random {
 
   // Bulk draws, faster than a loop of single calls and identical to one.
   void fill_uniform(std::span<double> out) noexcept;
+  void fill_uniform(std::span<float> out) noexcept;  // as out.size() uniform_float() calls
   void fill(std::span<std::uint64_t> out) noexcept;
   void fill_normal(std::span<double> out, double mean = 0.0, double stddev = 1.0);
 
@@ -74,6 +88,9 @@ class CONCUR_EXPORT Random {
  private:
   void refill() noexcept;
   double standard_normal() noexcept;
+  static float unit_float(std::uint32_t half) noexcept {
+    return static_cast<float>(half >> 8) * 0x1.0p-24f;
+  }
 
   std::uint64_t seed_;
   std::uint64_t key_;
@@ -81,7 +98,9 @@ class CONCUR_EXPORT Random {
   std::array<std::uint64_t, 2 * kBlocks> buffer_{};
   std::size_t used_ = 2 * kBlocks;  // words of buffer_ already consumed
   double spare_normal_ = 0.0;
+  std::uint32_t spare_half_ = 0;  // the high half of a word whose low half was drawn
   bool has_spare_normal_ = false;
+  bool has_spare_half_ = false;
 };
 
 namespace detail {

@@ -107,6 +107,49 @@ TEST(Random, BulkDrawsEqualSingleDrawsAtAnyOffset) {
   EXPECT_EQ(normals, expected);
 }
 
+TEST(Random, FloatsTakeBothHalvesOfAWordAndBulkEqualsSingle) {
+  Random words(8, 9), floats(8, 9);
+  for (int i = 0; i < 300; ++i) {  // across refills
+    const std::uint64_t word = words();
+    ASSERT_EQ(floats.uniform_float(), static_cast<float>(static_cast<std::uint32_t>(word) >> 8) * 0x1.0p-24f);
+    ASSERT_EQ(floats.uniform_float(), static_cast<float>(static_cast<std::uint32_t>(word >> 32) >> 8) * 0x1.0p-24f);
+  }
+  EXPECT_EQ(words.position(), floats.position());
+  // A spare half waits for the next 32-bit draw; whole-word draws go on after it.
+  Random mixed(8, 9), reference(8, 9);
+  const float first = mixed.uniform_float();
+  const std::uint64_t next = mixed();
+  const std::uint64_t w0 = reference(), w1 = reference();
+  EXPECT_EQ(first, static_cast<float>(static_cast<std::uint32_t>(w0) >> 8) * 0x1.0p-24f);
+  EXPECT_EQ(next, w1);
+  EXPECT_EQ(mixed.uniform_float(), static_cast<float>(static_cast<std::uint32_t>(w0 >> 32) >> 8) * 0x1.0p-24f);
+
+  for (std::size_t skip : {0u, 1u, 3u, 127u, 128u, 255u, 256u, 257u}) {
+    for (std::size_t n : {0u, 1u, 2u, 5u, 255u, 256u, 257u, 512u, 513u, 3000u}) {
+      Random single(1, 2), bulk(1, 2);
+      for (std::size_t i = 0; i < skip; ++i) {  // odd skips leave a spare half
+        (void)single.uniform_float();
+        (void)bulk.uniform_float();
+      }
+      std::vector<float> expected(n), got(n);
+      for (float& x : expected) x = single.uniform_float();
+      bulk.fill_uniform(std::span<float>(got));
+      ASSERT_EQ(got, expected) << "skip " << skip << " n " << n;
+      EXPECT_EQ(single.uniform_float(), bulk.uniform_float()) << "same position afterwards";
+      EXPECT_EQ(single(), bulk());
+    }
+  }
+  std::vector<float> many(1 << 16);
+  Random(3, 3).fill_uniform(std::span<float>(many));
+  double sum = 0;
+  for (float x : many) {
+    ASSERT_GE(x, 0.0f);
+    ASSERT_LT(x, 1.0f);
+    sum += x;
+  }
+  EXPECT_NEAR(sum / static_cast<double>(many.size()), 0.5, 0.01);
+}
+
 TEST(Random, IntegersCoverTheClosedRangeWithoutBias) {
   Random rng(11, 0);
   std::vector<int> counts(7);
