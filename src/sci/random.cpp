@@ -73,6 +73,12 @@ void philox_lanes_portable(std::uint64_t seed, std::uint64_t key, std::uint64_t 
   }
 }
 
+// What a kernel writes: the words; the same words as doubles in [0, 1) like to_unit; or
+// each word as two floats in [0, 1) like Random::unit_float (low half first).
+enum class Output { words, doubles, floats };
+
+inline double to_unit(std::uint64_t word) noexcept { return static_cast<double>(word >> 11) * 0x1.0p-53; }
+
 #if defined(__x86_64__)
 // g++ 12 reports its own _mm512_undefined_epi32() as uninitialised (-Wuninitialized).
 #pragma GCC diagnostic push
@@ -85,9 +91,7 @@ void philox_lanes_portable(std::uint64_t seed, std::uint64_t key, std::uint64_t 
 // the rounds (vpmuludq reads only the lower ones) and masked once at the end; the high
 // product words move down by a dword shuffle, which runs on another port than the
 // multiplier. About 3x the portable path.
-// Writes the words, or the same words as doubles in [0, 1) like to_unit, or each word
-// as two floats in [0, 1) like Random::unit_float (low half first).
-enum class Output { words, doubles, floats };
+// Writes the words, or the same words as doubles or floats (see Output).
 template <Output Kind>
 __attribute__((target("avx512f,avx512dq"))) void philox_lanes_avx512(std::uint64_t seed, std::uint64_t key,
                                                                     std::uint64_t first_block, void* out) noexcept {
@@ -158,18 +162,30 @@ bool has_avx512() noexcept {
 }
 #endif
 
-// kLanes blocks of stream (seed, key) from first_block: two words each.
-void philox_lanes(std::uint64_t seed, std::uint64_t key, std::uint64_t first_block, std::uint64_t* out) noexcept {
+// kLanes blocks of stream (seed, key) from first_block (two words each), written as Kind.
+template <Output Kind = Output::words>
+void philox_lanes(std::uint64_t seed, std::uint64_t key, std::uint64_t first_block, void* out) noexcept {
 #if defined(__x86_64__)
   if (has_avx512()) {
-    philox_lanes_avx512<Output::words>(seed, key, first_block, out);
+    philox_lanes_avx512<Kind>(seed, key, first_block, out);
     return;
   }
 #endif
-  philox_lanes_portable(seed, key, first_block, out);
+  if constexpr (Kind == Output::words) {
+    philox_lanes_portable(seed, key, first_block, static_cast<std::uint64_t*>(out));
+  } else {
+    std::uint64_t words[2 * kLanes];
+    philox_lanes_portable(seed, key, first_block, words);
+    for (std::size_t j = 0; j < 2 * kLanes; ++j) {
+      if constexpr (Kind == Output::doubles) {
+        static_cast<double*>(out)[j] = to_unit(words[j]);
+      } else {
+        static_cast<float*>(out)[2 * j] = Random::unit_float(lo(words[j]));
+        static_cast<float*>(out)[2 * j + 1] = Random::unit_float(hi(words[j]));
+      }
+    }
+  }
 }
-
-inline double to_unit(std::uint64_t word) noexcept { return static_cast<double>(word >> 11) * 0x1.0p-53; }
 
 void check_normal(double mean, double stddev) {
   if (!(stddev >= 0) || !std::isfinite(stddev) || !std::isfinite(mean)) {
@@ -269,18 +285,9 @@ void Random::fill(std::span<std::uint64_t> out) noexcept {
 void Random::fill_uniform(std::span<double> out) noexcept {
   std::size_t i = 0;
   while (i < out.size() && used_ < buffer_.size()) out[i++] = to_unit(buffer_[used_++]);
-  std::uint64_t words[2 * kBlocks];
   for (; out.size() - i >= 2 * kBlocks; i += 2 * kBlocks) {
-#if defined(__x86_64__)
-    if (has_avx512()) {
-      philox_lanes_avx512<Output::doubles>(seed_, key_, block_, &out[i]);
-      block_ += kBlocks;
-      continue;
-    }
-#endif
-    philox_lanes(seed_, key_, block_, words);
+    philox_lanes<Output::doubles>(seed_, key_, block_, &out[i]);
     block_ += kBlocks;
-    for (std::size_t j = 0; j < 2 * kBlocks; ++j) out[i + j] = to_unit(words[j]);
   }
   while (i < out.size()) out[i++] = uniform();
 }
@@ -293,21 +300,9 @@ void Random::fill_uniform(std::span<float> out) noexcept {
     out[i++] = unit_float(lo(word));
     out[i++] = unit_float(hi(word));
   }
-  std::uint64_t words[2 * kBlocks];
   for (; out.size() - i >= 4 * kBlocks; i += 4 * kBlocks) {
-#if defined(__x86_64__)
-    if (has_avx512()) {
-      philox_lanes_avx512<Output::floats>(seed_, key_, block_, &out[i]);
-      block_ += kBlocks;
-      continue;
-    }
-#endif
-    philox_lanes(seed_, key_, block_, words);
+    philox_lanes<Output::floats>(seed_, key_, block_, &out[i]);
     block_ += kBlocks;
-    for (std::size_t j = 0; j < 2 * kBlocks; ++j) {
-      out[i + 2 * j] = unit_float(lo(words[j]));
-      out[i + 2 * j + 1] = unit_float(hi(words[j]));
-    }
   }
   while (i < out.size()) out[i++] = uniform_float();
 }

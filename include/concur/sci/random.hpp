@@ -64,6 +64,8 @@ class CONCUR_EXPORT Random {
     has_spare_half_ = true;
     return unit_float(static_cast<std::uint32_t>(word));
   }
+  // The float that a 32-bit half of a word gives: its top 24 bits times 2^-24.
+  static float unit_float(std::uint32_t half) noexcept { return static_cast<float>(half >> 8) * 0x1.0p-24f; }
   // Uniform on [low, high). std::invalid_argument unless low < high, both finite.
   double uniform(double low, double high);
   // Uniform on [low, high], every value equally likely (no modulo bias).
@@ -88,9 +90,6 @@ class CONCUR_EXPORT Random {
  private:
   void refill() noexcept;
   double standard_normal() noexcept;
-  static float unit_float(std::uint32_t half) noexcept {
-    return static_cast<float>(half >> 8) * 0x1.0p-24f;
-  }
 
   std::uint64_t seed_;
   std::uint64_t key_;
