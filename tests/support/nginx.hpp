@@ -21,6 +21,8 @@
 #include <thread>
 #include <utility>
 
+#include "support/temp_dir.hpp"
+
 extern char** environ;
 
 namespace concur::test {
@@ -35,11 +37,9 @@ class Nginx {
   };
 
   // `locations`: extra server-block directives. Files go under root() before requests.
-  explicit Nginx(const std::string& locations, std::optional<Tls> tls = std::nullopt) : tls_(std::move(tls)) {
-    char pattern[] = "/tmp/concur-nginx-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
-    std::filesystem::create_directories(dir_ + "/www/files");
+  explicit Nginx(const std::string& locations, std::optional<Tls> tls = std::nullopt)
+      : tls_(std::move(tls)), dir_("concur-nginx") {
+    std::filesystem::create_directories(dir_.path() + "/www/files");
     for (int attempt = 0; attempt < 5 && pid_ <= 0; ++attempt) start(locations);
     if (pid_ <= 0) throw std::runtime_error("nginx did not start; see its messages above");
   }
@@ -49,14 +49,12 @@ class Nginx {
       int status = 0;
       waitpid(pid_, &status, 0);
     }
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
   }
   Nginx(const Nginx&) = delete;
   Nginx& operator=(const Nginx&) = delete;
 
   std::string url() const { return (tls_ ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(port_); }
-  std::string root() const { return dir_ + "/www"; }
+  std::string root() const { return dir_.path() + "/www"; }
   void put(const std::string& path, const std::string& bytes) const {
     std::ofstream(root() + path, std::ios::binary) << bytes;
   }
@@ -89,19 +87,19 @@ class Nginx {
   // (the port was taken meanwhile) so that the caller tries another.
   void start(const std::string& locations) {
     port_ = free_port();
-    const std::string conf = dir_ + "/nginx.conf";
+    const std::string conf = dir_.path() + "/nginx.conf";
     std::ofstream(conf) << "daemon off; master_process off; worker_processes 1;\n"
-                        << "pid " << dir_ << "/nginx.pid; error_log stderr warn;\n"
+                        << "pid " << dir_.path() << "/nginx.pid; error_log stderr warn;\n"
                         << "events { worker_connections 4096; }\n"
                         << "http {\n  access_log off; log_not_found off; keepalive_requests 100000; default_type application/octet-stream;\n"
-                        << "  client_body_temp_path " << dir_ << "/body; proxy_temp_path " << dir_ << "/proxy;\n"
-                        << "  fastcgi_temp_path " << dir_ << "/fastcgi; uwsgi_temp_path " << dir_ << "/uwsgi;\n"
-                        << "  scgi_temp_path " << dir_ << "/scgi;\n"
+                        << "  client_body_temp_path " << dir_.path() << "/body; proxy_temp_path " << dir_.path() << "/proxy;\n"
+                        << "  fastcgi_temp_path " << dir_.path() << "/fastcgi; uwsgi_temp_path " << dir_.path() << "/uwsgi;\n"
+                        << "  scgi_temp_path " << dir_.path() << "/scgi;\n"
                         << "  server {\n    listen 127.0.0.1:" << port_ << (tls_ ? " ssl" : "") << ";\n    root " << root() << ";\n"
                         << (tls_ ? "    ssl_certificate " + tls_->certificate + "; ssl_certificate_key " + tls_->key + ";\n" : "")
                         << "    add_header X-Connection $connection always;\n"
                         << locations << "\n  }\n}\n";
-    const std::string prefix = dir_ + "/";
+    const std::string prefix = dir_.path() + "/";
     const char* argv[] = {"nginx", "-p", prefix.c_str(), "-c", conf.c_str(), "-e", "stderr", nullptr};
     pid_t pid = 0;
     if (posix_spawn(&pid, "/usr/sbin/nginx", nullptr, nullptr, const_cast<char**>(argv), environ) != 0) return;
@@ -121,7 +119,7 @@ class Nginx {
   }
 
   std::optional<Tls> tls_;
-  std::string dir_;
+  TempDir dir_;  // removed after the destructor has stopped nginx
   std::uint16_t port_ = 0;
   pid_t pid_ = 0;
 };
