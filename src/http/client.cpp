@@ -55,8 +55,6 @@ struct SocketWatch {
   curl_socket_t fd = CURL_SOCKET_BAD;
   bool parked = false;  // no transfer uses the socket now
   int events = 0;       // what the poll watches (0: stopped)
-  SocketWatch* prev = nullptr;
-  SocketWatch* next = nullptr;
 };
 
 struct ClientCore final : concur::detail::LoopResource {
@@ -66,8 +64,7 @@ struct ClientCore final : concur::detail::LoopResource {
   LoopTimer timer;
   bool timer_armed = false;
   bool closed = false;
-  SocketWatch* watches = nullptr;
-  std::vector<SocketWatch*> watch_by_fd;  // the same watches, found by descriptor
+  std::vector<SocketWatch*> watch_by_fd;  // every watch, at its descriptor's index
   std::unordered_set<curl_socket_t> connection_sockets;  // opened by on_open_socket, not yet closed
   std::vector<std::unique_ptr<Transfer>> idle;  // handles kept for reuse (DNS, TLS sessions)
   std::size_t in_flight = 0;
@@ -113,7 +110,9 @@ struct ClientCore final : concur::detail::LoopResource {
     }
     curl_multi_cleanup(multi);  // tells on_socket to forget each socket it closes
     multi = nullptr;
-    while (watches != nullptr) forget(watches);
+    for (SocketWatch* watch : watch_by_fd) {  // forget() empties the entry, never resizes
+      if (watch != nullptr) forget(watch);
+    }
     idle.clear();
   }
 
@@ -171,15 +170,10 @@ struct ClientCore final : concur::detail::LoopResource {
       watch->core = core;
       watch->fd = fd;
       watch->poll.data = watch;
-      watch->next = core->watches;
-      if (core->watches != nullptr) core->watches->prev = watch;
-      core->watches = watch;
       core->watch_by_fd[index] = watch;
     }
-    if (watch->parked) {
+    if (watch->parked || socket_data == nullptr) {  // new, or taken back from the parked
       watch->parked = false;
-      curl_multi_assign(core->multi, fd, watch);
-    } else if (socket_data == nullptr) {
       curl_multi_assign(core->multi, fd, watch);
     }
     int events = 0;
@@ -254,9 +248,6 @@ struct ClientCore final : concur::detail::LoopResource {
   }
 
   void forget(SocketWatch* watch) noexcept {
-    if (watch->prev != nullptr) watch->prev->next = watch->next;
-    if (watch->next != nullptr) watch->next->prev = watch->prev;
-    if (watches == watch) watches = watch->next;
     if (watch_of(watch->fd) == watch) watch_by_fd[static_cast<std::size_t>(watch->fd)] = nullptr;
     uv_poll_stop(&watch->poll);
     uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll),
