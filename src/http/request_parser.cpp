@@ -57,7 +57,7 @@ bool RequestParser::store_field() {
     fail(431, "more than " + std::to_string(limits_.max_headers) + " header fields");
     return false;
   }
-  request_.headers.add(std::move(field_), std::move(value_));
+  request_.headers.add(field_, value_);
   field_.clear();
   value_.clear();
   in_value_ = false;

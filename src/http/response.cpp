@@ -1,6 +1,10 @@
 #include <concur/http/response.hpp>
 
 #include <algorithm>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace concur {
 inline namespace v0 {
@@ -12,16 +16,55 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
          std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
 }
 
+Headers::Headers(std::initializer_list<Field> fields) {
+  reserve(fields.size());
+  for (const auto& [name, value] : fields) add(name, value);
+}
+
 std::optional<std::string_view> Headers::get(std::string_view name) const noexcept {
-  for (const Field& f : fields_) {
-    if (equals_ignoring_case(f.first, name)) return std::string_view(f.second);
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto [field_name, value] = field(i);
+    if (equals_ignoring_case(field_name, name)) return value;
   }
   return std::nullopt;
 }
 
-void Headers::set(std::string name, std::string value) {
-  std::erase_if(fields_, [&](const Field& f) { return equals_ignoring_case(f.first, name); });
-  add(std::move(name), std::move(value));
+void Headers::add(std::string_view name, std::string_view value) {
+  const auto inside = [this](std::string_view v) {
+    const std::less<const char*> before;
+    return !v.empty() && !before(v.data(), text_.data()) && before(v.data(), text_.data() + text_.size());
+  };
+  if (inside(name) || inside(value)) {  // appending may move the bytes they view
+    add(std::string(name), std::string(value));
+    return;
+  }
+  const std::size_t at = text_.size();
+  if (name.size() + value.size() > std::numeric_limits<std::uint32_t>::max() - at) {
+    throw std::length_error("concur::http::Headers: more than 4 GiB of header fields");
+  }
+  text_.append(name).append(value);
+  try {
+    entries_.push_back({static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(name.size()),
+                        static_cast<std::uint32_t>(at + name.size()), static_cast<std::uint32_t>(value.size())});
+  } catch (...) {
+    text_.resize(at);
+    throw;
+  }
+}
+
+void Headers::set(std::string_view name, std::string_view value) {
+  std::erase_if(entries_, [&](const Entry& e) {  // text_ stays: views into it stay valid
+    return equals_ignoring_case(std::string_view(text_).substr(e.name_at, e.name_size), name);
+  });
+  add(name, value);
+}
+
+bool Headers::operator==(const Headers& other) const noexcept {
+  if (size() != other.size()) return false;
+  for (std::size_t i = 0; i < size(); ++i) {
+    if (field(i) != other.field(i)) return false;
+  }
+  return true;
 }
 
 std::string_view reason_phrase(int status) noexcept {

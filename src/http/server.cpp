@@ -75,7 +75,7 @@ std::string format_head(const Response& response, bool keep_alive, int version_m
   for (const auto& [name, value] : response.headers) {
     if (name.empty() || name.find_first_of(":\r\n") != std::string::npos ||
         value.find_first_of("\r\n") != std::string::npos) {
-      throw std::invalid_argument("concur::http::Server: the handler's header '" + name + "' is malformed");
+      throw std::invalid_argument("concur::http::Server: the handler's header '" + std::string(name) + "' is malformed");
     }
     if (framing_header(name)) continue;  // the server frames the response itself
     head.append("\r\n").append(name).append(": ").append(value);

@@ -106,7 +106,7 @@ void Transfer::configure(std::string method, std::string url, std::string body, 
   }
   for (const auto& [name, value] : options.headers) {
     if (!is_token(name) || has_line_break(value)) {
-      throw std::invalid_argument("concur::http: a malformed request header: '" + name + "'");
+      throw std::invalid_argument("concur::http: a malformed request header: '" + std::string(name) + "'");
     }
   }
   // The same kind of request again (the usual loop of GETs): only the URL changes.
@@ -158,7 +158,7 @@ void Transfer::configure(std::string method, std::string url, std::string body, 
     if (grown == nullptr) throw std::bad_alloc();
     request_headers_ = grown;
   };
-  for (const auto& [name, value] : options.headers) append(name + ": " + value);
+  for (const auto& [name, value] : options.headers) append(std::string(name).append(": ").append(value));
   if (!request_body_.empty()) append("Expect:");  // no 100-continue round trip before a body
   if (request_headers_ != nullptr) set(easy_, CURLOPT_HTTPHEADER, request_headers_);
 
@@ -201,7 +201,7 @@ std::size_t Transfer::on_header(char* data, std::size_t size, std::size_t count,
   try {
     if (line.starts_with("HTTP/")) {
       t->response_.headers.clear();  // a new response: after a redirect, or 100 Continue
-      t->response_.headers.reserve(16);
+      t->response_.headers.reserve(16, 512);
     } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
       const std::string_view name = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
       // The body's room at once rather than doubling as it comes; at most 16 MiB, as a
@@ -212,7 +212,7 @@ std::size_t Transfer::on_header(char* data, std::size_t size, std::size_t count,
           t->response_.body.reserve(std::min({length, t->max_body_, std::size_t{16} << 20}));
         }
       }
-      t->response_.headers.add(std::string(name), std::string(value));
+      t->response_.headers.add(name, value);
     }
   } catch (...) {
     return 0;

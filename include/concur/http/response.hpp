@@ -16,6 +16,10 @@
 #include <concur/export.hpp>
 #include <concur/http/errors.hpp>
 
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,31 +32,73 @@ namespace http {
 
 class CONCUR_EXPORT Headers {
  public:
-  using Field = std::pair<std::string, std::string>;
+  // A field as the iteration yields it: views into the Headers, valid until it changes.
+  using Field = std::pair<std::string_view, std::string_view>;
 
   Headers() = default;
-  Headers(std::initializer_list<Field> fields) : fields_(fields) {}
+  Headers(std::initializer_list<Field> fields);
 
   // The first value of `name` (case-insensitive), or nullopt.
   std::optional<std::string_view> get(std::string_view name) const noexcept;
   bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
   // Adds a field (a repeat is kept as a second field).
-  void add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
+  void add(std::string_view name, std::string_view value);
   // Replaces every field of `name` with one.
-  void set(std::string name, std::string value);
-  void clear() noexcept { fields_.clear(); }
-  void reserve(std::size_t n) { fields_.reserve(n); }
+  void set(std::string_view name, std::string_view value);
+  void clear() noexcept {
+    text_.clear();
+    entries_.clear();
+  }
+  // Room for n fields of `bytes` bytes in all, names and values.
+  void reserve(std::size_t n, std::size_t bytes = 0) {
+    entries_.reserve(n);
+    text_.reserve(bytes);
+  }
 
   // The same fields in the same order (names compared exactly).
-  bool operator==(const Headers&) const = default;
+  bool operator==(const Headers& other) const noexcept;
 
-  std::size_t size() const noexcept { return fields_.size(); }
-  bool empty() const noexcept { return fields_.empty(); }
-  auto begin() const noexcept { return fields_.begin(); }
-  auto end() const noexcept { return fields_.end(); }
+  std::size_t size() const noexcept { return entries_.size(); }
+  bool empty() const noexcept { return entries_.empty(); }
+
+  class const_iterator {
+   public:
+    using value_type = Field;
+    using reference = Field;
+    using difference_type = std::ptrdiff_t;
+    using iterator_category = std::input_iterator_tag;
+    const_iterator() = default;
+    Field operator*() const noexcept { return headers_->field(index_); }
+    const_iterator& operator++() noexcept {
+      ++index_;
+      return *this;
+    }
+    const_iterator operator++(int) noexcept { return {headers_, index_++}; }
+    bool operator==(const const_iterator& other) const noexcept { return index_ == other.index_; }
+
+   private:
+    friend class Headers;
+    const_iterator(const Headers* headers, std::size_t index) : headers_(headers), index_(index) {}
+    const Headers* headers_ = nullptr;
+    std::size_t index_ = 0;
+  };
+  const_iterator begin() const noexcept { return {this, 0}; }
+  const_iterator end() const noexcept { return {this, entries_.size()}; }
 
  private:
-  std::vector<Field> fields_;
+  // Every name and value lives in one string (a response's headers cost two
+  // allocations, not two per field); a removed field's bytes stay until clear().
+  struct Entry {
+    std::uint32_t name_at, name_size, value_at, value_size;
+  };
+  Field field(std::size_t i) const noexcept {
+    const Entry& e = entries_[i];
+    const std::string_view text(text_);
+    return {text.substr(e.name_at, e.name_size), text.substr(e.value_at, e.value_size)};
+  }
+
+  std::string text_;
+  std::vector<Entry> entries_;
 };
 
 // ASCII case-insensitive equality, as header names compare.
