@@ -17,7 +17,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <memory>
 #include <chrono>
 #include <csignal>
 #include <stdexcept>
@@ -285,6 +287,53 @@ TEST(EventLoop, MisuseIsRefused) {
 }
 
 // ---- other threads --------------------------------------------------------------------
+// A callable too big or not trivially copyable for a LoopCallback's in-place storage;
+// counts the live ones, so a test sees each freed exactly once.
+struct Counted {
+  static inline int live = 0;
+  std::vector<int>* out;
+  int value;
+  std::string padding = std::string(40, 'p');  // heap-held: not trivially copyable
+  Counted(std::vector<int>* o, int v) : out(o), value(v) { ++live; }
+  Counted(const Counted& other) : out(other.out), value(other.value), padding(other.padding) { ++live; }
+  ~Counted() { --live; }
+  void operator()() const { out->push_back(value); }
+};
+
+Task<std::vector<int>> call_soon_in_order() {
+  EventLoop& loop = *EventLoop::current();
+  std::vector<int> order;
+  auto* out = &order;
+  loop.call_soon([out] { out->push_back(1); });                    // in place
+  loop.call_soon(Counted(out, 2));                                   // on the heap
+  loop.call_soon([out, big = std::array<int, 8>{3}] { out->push_back(big[0]); });  // too big
+  loop.call_soon([out, owned = std::make_unique<int>(4)] { out->push_back(*owned); });  // move-only
+  EXPECT_TRUE(order.empty()) << "call_soon runs on a later turn, never at once";
+  co_await yield_now();
+  co_return order;
+}
+
+TEST(EventLoop, CallSoonRunsEachCallableOnceInOrderOnALaterTurn) {
+  EXPECT_EQ(run(call_soon_in_order()), (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(Counted::live, 0);
+}
+
+Task<void> a_callback_throws(std::vector<int>& order) {
+  EventLoop& loop = *EventLoop::current();
+  auto* out = &order;
+  loop.call_soon([out] { out->push_back(1); });
+  loop.call_soon([] { throw std::runtime_error("from a callback"); });
+  loop.call_soon(Counted(out, 3));  // queued behind the failure: still runs, as the loop winds down
+  co_await sleep(1h);               // the loop stops on the exception first
+}
+
+TEST(EventLoop, ACallbackExceptionEndsRunAndTheCallablesBehindItStillRunOnce) {
+  std::vector<int> order;
+  EXPECT_THROW(run(a_callback_throws(order)), std::runtime_error);
+  EXPECT_EQ(order, (std::vector<int>{1, 3}));
+  EXPECT_EQ(Counted::live, 0);
+}
+
 TEST(EventLoop, CallSoonThreadsafeFromEightThreadsLosesNothing) {
   const int calls = static_cast<int>(test::scaled(10'000));
   EXPECT_EQ(run(test::count_threadsafe_posts(8, calls)), 8L * calls);
