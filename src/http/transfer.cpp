@@ -36,14 +36,6 @@ bool is_token(std::string_view s) {
 
 bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 std::error_code os_error(CURL* easy, std::errc fallback) {
   long os = 0;
   curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os);
@@ -75,6 +67,8 @@ Transfer::~Transfer() {
 
 void Transfer::reset() {
   response_ = Response();
+  header_block_.clear();
+  body_reserved_ = false;
   body_too_large_ = false;
   error_[0] = '\0';
 }
@@ -182,6 +176,19 @@ void Transfer::configure(std::string method, std::string url, std::string body, 
 std::size_t Transfer::on_body(char* data, std::size_t size, std::size_t count, void* self) noexcept {
   auto* t = static_cast<Transfer*>(self);
   const std::size_t n = size * count;
+  if (!t->body_reserved_) {
+    // The body's room at once rather than doubling as it comes; at most 16 MiB, as a
+    // server's word is not a reason to take much memory before the body arrives.
+    t->body_reserved_ = true;
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(t->easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0) {
+      try {
+        t->response_.body.reserve(std::min({static_cast<std::size_t>(length), t->max_body_, std::size_t{16} << 20}));
+      } catch (...) {
+        return 0;  // out of memory: CURLE_WRITE_ERROR
+      }
+    }
+  }
   if (t->response_.body.size() + n > t->max_body_) {
     t->body_too_large_ = true;
     return 0;  // libcurl ends the transfer with CURLE_WRITE_ERROR
@@ -194,25 +201,18 @@ std::size_t Transfer::on_body(char* data, std::size_t size, std::size_t count, v
   return n;
 }
 
+// Collects the header lines as they come, for Headers::parse at the end: one append a
+// line here (libcurl calls this for every line of every response of the transfer).
 std::size_t Transfer::on_header(char* data, std::size_t size, std::size_t count, void* self) noexcept {
   auto* t = static_cast<Transfer*>(self);
   const std::size_t n = size * count;
   const std::string_view line(data, n);
   try {
-    if (line.starts_with("HTTP/")) {
-      t->response_.headers.clear();  // a new response: after a redirect, or 100 Continue
-      t->response_.headers.reserve(16, 512);
-    } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
-      const std::string_view name = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
-      // The body's room at once rather than doubling as it comes; at most 16 MiB, as a
-      // server's word is not a reason to take much memory before any body arrives.
-      if (t->method_ != "HEAD" && equals_ignoring_case(name, "content-length")) {
-        std::size_t length = 0;
-        if (std::from_chars(value.data(), value.data() + value.size(), length).ec == std::errc()) {
-          t->response_.body.reserve(std::min({length, t->max_body_, std::size_t{16} << 20}));
-        }
-      }
-      t->response_.headers.add(name, value);
+    if (line.starts_with("HTTP/")) {  // a new response: after a redirect, or 100 Continue
+      t->header_block_.clear();
+      t->header_block_.reserve(512);
+    } else if (line != "\r\n" && line != "\n") {
+      t->header_block_.append(line);
     }
   } catch (...) {
     return 0;
@@ -235,6 +235,7 @@ Response Transfer::finish(CURLcode result) {
   const char* effective = nullptr;
   curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &effective);
   response_.status = static_cast<int>(status);
+  response_.headers = Headers::parse(std::move(header_block_));
   response_.url = effective != nullptr ? effective : url_;
   return std::move(response_);
 }

@@ -56,6 +56,8 @@ class Transfer {
   curl_slist* request_headers_ = nullptr;
   std::string method_, url_, request_body_;
   Response response_;
+  std::string header_block_;  // the final response's header lines, parsed at the end
+  bool body_reserved_ = false;
   std::size_t max_body_ = 0;
   bool body_too_large_ = false;
   bool configured_ = false;        // the handle holds last_options_ for last_method_

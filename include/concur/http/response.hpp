@@ -37,6 +37,10 @@ class CONCUR_EXPORT Headers {
 
   Headers() = default;
   Headers(std::initializer_list<Field> fields);
+  // The fields of a header block: "Name: value" lines ended by "\r\n" or "\n", the
+  // value trimmed of spaces and tabs; a line without a colon is skipped. The block
+  // becomes the storage: no field is copied.
+  static Headers parse(std::string block);
 
   // The first value of `name` (case-insensitive), or nullopt.
   std::optional<std::string_view> get(std::string_view name) const noexcept;

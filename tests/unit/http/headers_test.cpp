@@ -68,4 +68,27 @@ TEST(Headers, EqualMeansTheSameFieldsInTheSameOrder) {
   EXPECT_NE(a, (Headers{{"A", "1"}}));
 }
 
+TEST(Headers, ParseReadsABlockOfLinesInPlace) {
+  const Headers h = Headers::parse(
+      "Content-Type: text/html; charset=utf-8\r\n"
+      "X-Spaces: \t  padded value \t\r\n"
+      "X-Empty:\r\n"
+      "not a field\r\n"
+      "Location: http://127.0.0.1:8080/a:b\n"  // a bare LF, and colons in the value
+      "Set-Cookie: a=1\r\n"
+      "set-cookie: b=2");                        // no line end at all
+  EXPECT_EQ(flatten(h), (std::vector<std::string>{"Content-Type=text/html; charset=utf-8", "X-Spaces=padded value",
+                                                  "X-Empty=", "Location=http://127.0.0.1:8080/a:b", "Set-Cookie=a=1",
+                                                  "set-cookie=b=2"}));
+  EXPECT_EQ(h.get("x-spaces"), "padded value");
+  EXPECT_EQ(h, (Headers{{"Content-Type", "text/html; charset=utf-8"}, {"X-Spaces", "padded value"}, {"X-Empty", ""},
+                        {"Location", "http://127.0.0.1:8080/a:b"}, {"Set-Cookie", "a=1"}, {"set-cookie", "b=2"}}));
+  EXPECT_TRUE(Headers::parse("").empty());
+  EXPECT_TRUE(Headers::parse("\r\n\n no colon \r\n").empty());
+  Headers more = Headers::parse("A: 1\r\n");
+  more.add("B", "2");  // adding to a parsed block goes on as usual
+  more.set("a", "3");
+  EXPECT_EQ(flatten(more), (std::vector<std::string>{"B=2", "a=3"}));
+}
+
 }  // namespace
