@@ -34,7 +34,10 @@ bool is_token(std::string_view s) {
   });
 }
 
-bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+// One pass (find_first_of would call memchr once per character).
+bool has_line_break(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n'; });
+}
 
 std::error_code os_error(CURL* easy, std::errc fallback) {
   long os = 0;
