@@ -14,6 +14,7 @@
 #include "posix.hpp"
 #include "worker.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -147,6 +148,7 @@ class ProcessPoolCore final : public StopSink {
   void stop_worker_locked(Slot& slot);
   void break_locked(std::string reason, std::vector<Done>& done);
   void kill_workers_locked() noexcept;  // SIGKILL and reap every worker
+  void end_first_launches() noexcept;
   void requeue_front_locked(std::deque<ProcessTaskBase*> tasks);
   void watch(Slot& slot, bool writes);
   // Sets a slot's deadline; wakes the manager when it sleeps past it (a submitter or
@@ -179,6 +181,7 @@ class ProcessPoolCore final : public StopSink {
   Clock::time_point manager_wakes_at_ = Clock::time_point::max();
 
   std::mutex join_mutex_;
+  std::atomic<bool> first_launches_done_{false};  // the constructor waits for it
   std::thread manager_;
 };
 

@@ -48,7 +48,13 @@ void ProcessPoolCore::run() noexcept {
     }
     finish(done);
   }
+  end_first_launches();  // also when the manager failed before
   launcher_.reset();  // the fork server exits and is reaped
+}
+
+void ProcessPoolCore::end_first_launches() noexcept {
+  first_launches_done_.store(true);
+  first_launches_done_.notify_all();
 }
 
 void ProcessPoolCore::kill_workers_locked() noexcept {
@@ -63,6 +69,15 @@ void ProcessPoolCore::kill_workers_locked() noexcept {
 }
 
 void ProcessPoolCore::loop() {
+  {
+    std::vector<Done> done;
+    {
+      std::lock_guard lock(mutex_);
+      for (Slot& slot : slots_) launch(slot, done);
+    }
+    finish(done);
+  }
+  end_first_launches();
   std::array<epoll_event, 64> events;
   auto spin_until = Clock::now();
   for (;;) {

@@ -74,23 +74,13 @@ ProcessPoolCore::ProcessPoolCore(std::size_t workers, ProcessPoolOptions options
     }
     finish_frame(slots_[i].config, start);
   }
-  // The first workers start here, on the caller's thread, before the manager thread
-  // exists (as Python's ProcessPoolExecutor does for fork): a fork then copies a process
-  // with no thread of the pool's own, so no lock of another thread's (malloc's under a
-  // sanitizer, whose allocator is not fork-safe) is inherited held. No task exists yet, so
-  // a failed launch only marks the pool broken.
-  std::lock_guard lock(mutex_);
-  std::vector<Done> none;
-  for (Slot& slot : slots_) {
-    if (broken_.empty()) launch(slot, none);
-  }
-  try {
-    manager_ = std::thread([this] { run(); });
-  } catch (...) {
-    kill_workers_locked();
-    launcher_.reset();
-    throw;
-  }
+  manager_ = std::thread([this] { run(); });
+  // Until the manager has launched the first workers, this thread (the one that goes on
+  // to submit) allocates nothing: a worker forked meanwhile would otherwise copy a process
+  // whose allocator another thread holds locked, which glibc's malloc survives but the
+  // sanitizers' allocators do not. (The forks stay on the manager thread:
+  // PR_SET_PDEATHSIG follows the thread that forked, and it lives as long as the pool.)
+  first_launches_done_.wait(false);
 }
 
 ProcessPoolCore::~ProcessPoolCore() { shutdown({.wait = true}); }

@@ -9,6 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <thread>
+
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -147,6 +150,20 @@ TEST_P(StartMethods, WorkersGetOneBlasThreadAndTheirNames) {
   EXPECT_EQ(pool.submit(environment_variable, std::string("OPENBLAS_NUM_THREADS")).get(), "1");
   EXPECT_EQ(pool.submit(environment_variable, std::string("MKL_NUM_THREADS")).get(), "1");
   EXPECT_EQ(pool.submit(process_name).get(), "concur-0");
+}
+
+// PR_SET_PDEATHSIG fires when the *thread* that forked a process ends: workers (and the
+// fork server) must not be the children of the thread that happened to build the pool.
+TEST_P(StartMethods, APoolOutlivesTheThreadThatBuiltIt) {
+  std::unique_ptr<ProcessPool> pool;
+  int first = 0;
+  std::thread([&] {
+    pool = std::make_unique<ProcessPool>(1, options());
+    first = pool->submit(pid_of_worker).get();  // the worker is up before the thread ends
+  }).join();
+  EXPECT_EQ(pool->submit(square, 7).get(), 49);
+  EXPECT_EQ(pool->submit(pid_of_worker).get(), first) << "the worker was replaced";
+  pool.reset();
 }
 
 TEST_P(StartMethods, WorkAfterAnEventLoopInstalledItsForkHandlers) {
