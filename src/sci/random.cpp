@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #endif
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -156,11 +157,21 @@ __attribute__((target("avx512f,avx512dq"))) void philox_lanes_avx512(std::uint64
 }
 #pragma GCC diagnostic pop
 
-bool has_avx512() noexcept {
+bool cpu_has_avx512() noexcept {
   static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
   return avx512;
 }
 #endif
+
+std::atomic<bool> force_portable{false};  // detail::use_portable_random_kernel
+
+bool has_avx512() noexcept {
+#if defined(__x86_64__)
+  return cpu_has_avx512() && !force_portable.load(std::memory_order_relaxed);
+#else
+  return false;
+#endif
+}
 
 // kLanes blocks of stream (seed, key) from first_block (two words each), written as Kind.
 template <Output Kind = Output::words>
@@ -205,6 +216,8 @@ std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
   const Philox::ctr_type r = Philox()(c, k);
   return {r[0], r[1], r[2], r[3]};
 }
+
+void use_portable_random_kernel(bool portable) noexcept { force_portable.store(portable); }
 
 void philox_stream(std::uint64_t seed, std::uint64_t key, std::uint64_t first_block, std::size_t blocks,
                    std::uint64_t* out, bool portable) noexcept {

@@ -110,6 +110,9 @@ CONCUR_EXPORT std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_
 // blocks, by the kernel that Random uses on this machine, or by its portable one.
 CONCUR_EXPORT void philox_stream(std::uint64_t seed, std::uint64_t key, std::uint64_t first_block,
                                  std::size_t blocks, std::uint64_t* out, bool portable = false) noexcept;
+// For tests: every Random of the process uses the portable kernel from now on (true) or
+// the machine's widest again (false). Not for use while another thread draws.
+CONCUR_EXPORT void use_portable_random_kernel(bool portable) noexcept;
 }  // namespace detail
 
 }  // namespace v0

@@ -150,6 +150,29 @@ TEST(Random, FloatsTakeBothHalvesOfAWordAndBulkEqualsSingle) {
   EXPECT_NEAR(sum / static_cast<double>(many.size()), 0.5, 0.01);
 }
 
+// On this machine the bulk fills use the AVX-512 kernel; the portable one (words, then
+// converted) must give the same values.
+TEST(Random, ThePortableKernelGivesTheSameWordsDoublesAndFloats) {
+  const auto draw = [] {
+    Random rng(11, 12);
+    std::vector<std::uint64_t> words(1000);
+    std::vector<double> doubles(1000);
+    std::vector<float> floats(1001);
+    rng.fill(words);
+    rng.fill_uniform(doubles);
+    rng.fill_uniform(std::span<float>(floats));
+    return std::tuple(words, doubles, floats, rng());
+  };
+  const auto fast = draw();
+  detail::use_portable_random_kernel(true);
+  const auto portable = draw();
+  detail::use_portable_random_kernel(false);
+  EXPECT_EQ(std::get<0>(fast), std::get<0>(portable));
+  EXPECT_EQ(std::get<1>(fast), std::get<1>(portable));
+  EXPECT_EQ(std::get<2>(fast), std::get<2>(portable));
+  EXPECT_EQ(std::get<3>(fast), std::get<3>(portable));
+}
+
 TEST(Random, IntegersCoverTheClosedRangeWithoutBias) {
   Random rng(11, 0);
   std::vector<int> counts(7);
