@@ -223,19 +223,8 @@ void EventLoop::run_once() {
     for (const std::coroutine_handle<> handle : spare_handles_) handle.resume();  // never throws
     spare_handles_.clear();
   }
-  if (!ready_callbacks_.empty()) {
-    spare_callbacks_.swap(ready_callbacks_);
-    std::size_t done = 0;
-    try {
-      for (; done < spare_callbacks_.size(); ++done) spare_callbacks_[done]();
-    } catch (...) {  // the callbacks after the failing one stay queued, first in line
-      ready_callbacks_.insert(ready_callbacks_.begin(), std::make_move_iterator(spare_callbacks_.begin() + done + 1),
-                              std::make_move_iterator(spare_callbacks_.end()));
-      spare_callbacks_.clear();
-      throw;
-    }
-    spare_callbacks_.clear();
-  }
+  // The callbacks after a failing one stay queued, first in line.
+  if (!ready_callbacks_.empty()) ready_callbacks_.run_batch();
   const bool fired = fire_due_timers();
   if (had_work || fired) {
     // More is ready already: poll I/O without waiting, but not on every turn (each poll

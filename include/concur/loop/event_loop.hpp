@@ -16,7 +16,7 @@
 
 #include <concur/errors.hpp>
 #include <concur/export.hpp>
-#include <concur/loop/detail/loop_callback.hpp>
+#include <concur/loop/detail/callback_queue.hpp>
 #include <concur/loop/task.hpp>
 
 #include <chrono>
@@ -170,9 +170,9 @@ class CONCUR_EXPORT EventLoop {
   std::unique_ptr<Native> native_;
   std::shared_ptr<detail::LoopInbox> inbox_;
   // What is ready runs in batches: a turn swaps the vector with its spare (no copies,
-  // no allocation once warm) and runs what it took, in order.
+  // no allocation once warm) and runs what it took, in order; callbacks likewise.
   std::vector<std::coroutine_handle<>> ready_handles_, spare_handles_;
-  std::vector<detail::LoopCallback> ready_callbacks_, spare_callbacks_;
+  detail::CallbackQueue ready_callbacks_;
   // A binary min-heap on (deadline, sequence).
   std::vector<detail::TimerEntry> timers_;
   unsigned busy_turns_ = 0;  // turns since I/O was last polled while work stayed ready
