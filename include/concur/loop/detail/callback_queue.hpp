@@ -48,15 +48,12 @@ class CallbackQueue {
     while (batch.head != nullptr) {
       Block& block = *batch.head;
       while (block.begin < block.end) {
-        LoopCallback& callback = *block.slot(block.begin++);
         try {
-          callback();  // consumes it, also when it throws
+          block.slot(block.begin++)->run_and_end();
         } catch (...) {
-          callback.~LoopCallback();
           put_back(batch);
           throw;
         }
-        callback.~LoopCallback();
       }
       batch.head = block.next;
       recycle(&block);

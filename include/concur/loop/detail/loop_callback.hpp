@@ -58,6 +58,10 @@ class LoopCallback {
   void operator()() {
     if (auto act = std::exchange(act_, nullptr)) act(*this, Act::run);
   }
+  // For a queue: runs the callable (it must hold one) and ends this object, also when
+  // the call throws: its storage may be reused without the destructor, which would have
+  // nothing left to drop. Saves the store that marks an object consumed.
+  void run_and_end() { act_(*this, Act::run); }
 
  private:
   enum class Act { run, drop };
