@@ -53,11 +53,7 @@ class CONCUR_EXPORT Headers {
     text_.clear();
     entries_.clear();
   }
-  // Room for n fields of `bytes` bytes in all, names and values.
-  void reserve(std::size_t n, std::size_t bytes = 0) {
-    entries_.reserve(n);
-    text_.reserve(bytes);
-  }
+  void reserve(std::size_t n) { entries_.reserve(n); }
 
   // The same fields in the same order (names compared exactly).
   bool operator==(const Headers& other) const noexcept;

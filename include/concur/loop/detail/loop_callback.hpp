@@ -2,10 +2,10 @@
 // copyable callable (a lambda capturing up to two pointers) is stored in place; others
 // live on the heap. One function pointer serves both running and dropping, so that a
 // million queued callbacks take 24 MB rather than 40 (their first touch, not their
-// calls, is what a burst of call_soon costs). Moving one copies its bytes, so the loop's
-// ready vector grows without running any callable's move constructor.
-// Running consumes it: a callback runs at most once, and a heap-held one is freed after
-// its call, also when the call throws.
+// calls, is what a burst of call_soon costs). It lives where CallbackQueue built it and
+// never moves. Ends either by run_and_end (the callable runs once; a heap-held one is
+// freed after its call, also when the call throws) or by its destructor (dropped
+// unrun).
 // Thread safety: none (the loop's own queue).
 #pragma once
 
@@ -13,7 +13,7 @@
 #include <memory>
 #include <new>
 #include <type_traits>
-#include <utility>
+#include <utility>  // std::forward
 
 namespace concur {
 inline namespace v0 {
@@ -41,37 +41,20 @@ class LoopCallback {
       };
     }
   }
-  LoopCallback(LoopCallback&& other) noexcept : act_(std::exchange(other.act_, nullptr)) {
-    std::memcpy(storage_, other.storage_, sizeof storage_);
-  }
-  LoopCallback& operator=(LoopCallback&& other) noexcept {
-    if (this != &other) {
-      drop();
-      act_ = std::exchange(other.act_, nullptr);
-      std::memcpy(storage_, other.storage_, sizeof storage_);
-    }
-    return *this;
-  }
-  ~LoopCallback() { drop(); }
+  LoopCallback(const LoopCallback&) = delete;
+  LoopCallback& operator=(const LoopCallback&) = delete;
+  // Drops the callable unrun; a heap one's destructor must not throw.
+  ~LoopCallback() { act_(*this, Act::drop); }
 
-  // Runs the callable once; afterwards this holds nothing.
-  void operator()() {
-    if (auto act = std::exchange(act_, nullptr)) act(*this, Act::run);
-  }
-  // For a queue: runs the callable (it must hold one) and ends this object, also when
-  // the call throws: its storage may be reused without the destructor, which would have
-  // nothing left to drop. Saves the store that marks an object consumed.
+  // Runs the callable and ends this object, also when the call throws: its storage may
+  // be reused without the destructor, which would have nothing left to drop.
   void run_and_end() { act_(*this, Act::run); }
 
  private:
   enum class Act { run, drop };
-  void drop() noexcept {
-    // Dropping never calls the callable; a heap one's destructor must not throw.
-    if (auto act = std::exchange(act_, nullptr)) act(*this, Act::drop);
-  }
 
   alignas(void*) unsigned char storage_[16];
-  void (*act_)(LoopCallback&, Act) = nullptr;
+  void (*act_)(LoopCallback&, Act);
 };
 
 static_assert(sizeof(LoopCallback) == 24);
