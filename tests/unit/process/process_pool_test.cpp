@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -282,9 +283,12 @@ TEST(ProcessPool, InitializerRunsOncePerWorker) {
 TEST(ProcessPool, FailingInitializerBreaksThePoolWithTheReason) {
   test::NoLeaks no_leaks;
   ProcessPool pool(2, {.initializer = +[] { throw std::runtime_error("no licence server"); }});
+  std::optional<Future<int>> future;
   try {
     // The workers may have failed already (submit refuses) or not yet (the future fails).
-    (void)pool.submit(square, 2).get();
+    // The future outlives the handler: its state holds the exception being read.
+    future = pool.submit(square, 2);
+    (void)future->get();
     FAIL() << "expected BrokenExecutor";
   } catch (const BrokenExecutor& e) {
     EXPECT_NE(std::string(e.what()).find("no licence server"), std::string::npos) << e.what();
@@ -294,9 +298,12 @@ TEST(ProcessPool, FailingInitializerBreaksThePoolWithTheReason) {
 
 TEST(ProcessPool, InitializerThatCrashesBreaksThePool) {
   ProcessPool pool(1, {.initializer = +[] { std::abort(); }});
+  std::optional<Future<int>> future;
   try {
     // The worker may have died already (submit refuses) or not yet (the future fails).
-    (void)pool.submit(square, 2).get();
+    // The future outlives the handler: its state holds the exception being read.
+    future = pool.submit(square, 2);
+    (void)future->get();
     FAIL() << "expected BrokenExecutor";
   } catch (const BrokenExecutor& e) {
     EXPECT_NE(std::string(e.what()).find("SIGABRT"), std::string::npos) << e.what();
