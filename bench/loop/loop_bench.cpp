@@ -56,14 +56,14 @@ BENCHMARK(BM_Loop_Resume)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 concur::Task<void> timers(long n) {
   concur::EventLoop& loop = *concur::EventLoop::current();
-  std::vector<concur::detail::LoopTimer> all(static_cast<std::size_t>(n));
+  std::vector<concur::detail::OwnedTimer> all(static_cast<std::size_t>(n));
   long fired = 0;
   const auto now = concur::detail::LoopClock::now();
   for (long i = 0; i < n; ++i) {
     auto& t = all[static_cast<std::size_t>(i)];
     t.deadline = now + std::chrono::microseconds(i % 1000);  // spread over 1 ms
     t.owner = &fired;
-    t.fire = [](concur::detail::LoopTimer& timer) noexcept { ++*static_cast<long*>(timer.owner); };
+    t.fire = [](concur::detail::LoopTimer& timer) noexcept { ++*static_cast<long*>(concur::detail::OwnedTimer::owner_of(timer)); };
     loop.add_timer(t);
   }
   while (fired < n) co_await concur::sleep(100us);

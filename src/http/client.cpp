@@ -40,6 +40,7 @@ namespace detail {
 
 using concur::detail::LoopClock;
 using concur::detail::LoopTimer;
+using concur::detail::OwnedTimer;
 using concur::detail::Wakeup;
 
 struct InFlight {
@@ -61,7 +62,7 @@ struct ClientCore final : concur::detail::LoopResource {
   EventLoop* loop;
   ClientOptions options;
   CURLM* multi = nullptr;
-  LoopTimer timer;
+  OwnedTimer timer;
   bool timer_armed = false;
   bool closed = false;
   std::vector<SocketWatch*> watch_by_fd;  // every watch, at its descriptor's index
@@ -85,7 +86,7 @@ struct ClientCore final : concur::detail::LoopResource {
     }
     timer.owner = this;
     timer.fire = [](LoopTimer& t) noexcept {
-      auto* core = static_cast<ClientCore*>(t.owner);
+      auto* core = static_cast<ClientCore*>(OwnedTimer::owner_of(t));
       core->timer_armed = false;
       core->drive(CURL_SOCKET_TIMEOUT, 0);
     };

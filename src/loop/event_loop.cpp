@@ -33,13 +33,20 @@ bool post_to_inbox(const std::weak_ptr<LoopInbox>& weak, std::function<void()> c
   return true;
 }
 
-void finish_spawned(SpawnStateBase& state) noexcept {
-  state.context.done = true;
-  state.context.waiting_on = nullptr;
-  if (state.on_done != nullptr) state.on_done(state, state.on_done_argument);
-  std::vector<JoinWaiter*> joiners = std::move(state.joiners);
-  for (JoinWaiter* joiner : joiners) joiner->wake();
-  state.context.loop->forget_task(state);
+void end_spawned_task(TaskContext& task) noexcept {
+  task.done = true;
+  task.waiting_on = nullptr;
+  JoinWaiter* joiner = task.joiners;  // newest first: wake from the oldest
+  task.joiners = nullptr;
+  while (joiner != nullptr && joiner->next_joiner != nullptr) joiner = joiner->next_joiner;
+  while (joiner != nullptr) {
+    JoinWaiter* newer = joiner->prev_joiner;
+    joiner->prev_joiner = joiner->next_joiner = nullptr;
+    joiner->wake();  // joiners resume on a later turn, never here
+    joiner = newer;
+  }
+  task.loop->forget_task(task);
+  if (task.references == 0) task.frame.destroy();
 }
 
 }  // namespace detail
@@ -269,19 +276,19 @@ std::size_t EventLoop::pending() const noexcept {
   return ready_handles_.size() + ready_callbacks_.size() + timers_.size() + task_count_;
 }
 
-void EventLoop::adopt_task(detail::SpawnStateBase& state) noexcept {
-  state.next = tasks_;
-  state.prev = nullptr;
-  if (tasks_ != nullptr) tasks_->prev = &state;
-  tasks_ = &state;
+void EventLoop::adopt_task(detail::TaskContext& task) noexcept {
+  task.next = tasks_;
+  task.prev = nullptr;
+  if (tasks_ != nullptr) tasks_->prev = &task;
+  tasks_ = &task;
   ++task_count_;
 }
 
-void EventLoop::forget_task(detail::SpawnStateBase& state) noexcept {
-  if (state.prev != nullptr) state.prev->next = state.next;
-  if (state.next != nullptr) state.next->prev = state.prev;
-  if (tasks_ == &state) tasks_ = state.next;
-  state.prev = state.next = nullptr;
+void EventLoop::forget_task(detail::TaskContext& task) noexcept {
+  if (task.prev != nullptr) task.prev->next = task.next;
+  if (task.next != nullptr) task.next->prev = task.prev;
+  if (tasks_ == &task) tasks_ = task.next;
+  task.prev = task.next = nullptr;
   --task_count_;
 }
 
@@ -289,7 +296,7 @@ void EventLoop::cancel_remaining_tasks() {
   // As asyncio.run: cancel what is left and let it unwind. A task that ignores the
   // cancellation and keeps waiting is cancelled again on each pass.
   while (task_count_ > 0) {
-    for (detail::SpawnStateBase* task = tasks_; task != nullptr; task = task->next) (void)task->context.cancel();
+    for (detail::TaskContext* task = tasks_; task != nullptr; task = task->next) (void)task->cancel();
     for (int turn = 0; turn < 8 && task_count_ > 0; ++turn) run_once();
   }
   while (!ready_handles_.empty() || !ready_callbacks_.empty()) run_once();

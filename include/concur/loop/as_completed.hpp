@@ -49,7 +49,7 @@ class CompletionOrder {
       if (watch.handle.done()) {
         state_->ended.push_back(i);
       } else {
-        watch.handle.state().joiners.push_back(&watch);
+        watch.handle.context().add_joiner(watch);
       }
     }
     state_->remaining = handles.size();
@@ -59,7 +59,7 @@ class CompletionOrder {
   ~CompletionOrder() {
     if (!state_) return;
     for (auto& watch : state_->watches) {
-      if (!watch->handle.done()) std::erase(watch->handle.state().joiners, static_cast<detail::JoinWaiter*>(watch.get()));
+      if (!watch->handle.done()) watch->handle.context().remove_joiner(*watch);
     }
   }
 

@@ -35,12 +35,19 @@ namespace detail {
 
 using LoopClock = std::chrono::steady_clock;
 
-// A one-shot timer entry owned by an awaiter; the loop keeps a heap of pointers to them.
+// A one-shot timer entry owned by an awaiter (a sleeping task's frame holds one, so it is
+// kept small); the loop keeps a heap of pointers to them. `fire` finds its owner by a
+// cast (the owner derives from LoopTimer) or through OwnedTimer.
 struct LoopTimer {
   LoopClock::time_point deadline;
   std::size_t heap_index = static_cast<std::size_t>(-1);  // -1: not in the heap
   void (*fire)(LoopTimer&) noexcept = nullptr;
-  void* owner = nullptr;  // for fire
+};
+
+// A timer that points to its owner.
+struct OwnedTimer : LoopTimer {
+  void* owner = nullptr;
+  static void* owner_of(LoopTimer& timer) noexcept { return static_cast<OwnedTimer&>(timer).owner; }
 };
 
 // An entry of the loop's timer heap: the keys are copied in, so that sifting compares
@@ -57,28 +64,6 @@ struct LoopInbox;
 // closed (or is gone), and the callback is dropped.
 CONCUR_EXPORT bool post_to_inbox(const std::weak_ptr<LoopInbox>& inbox, std::function<void()> callback);
 
-// One spawned task's state. It lives in the frame of the task's driver coroutine (one
-// allocation per spawned task); TaskHandles count references to it, and the frame goes
-// when the task has ended and the last reference is dropped.
-struct SpawnStateBase {
-  TaskContext context;
-  std::exception_ptr error;
-  std::vector<class JoinWaiter*> joiners;
-  SpawnStateBase* prev = nullptr;  // the loop's list of live tasks
-  SpawnStateBase* next = nullptr;
-  // Called when the task ends, before its joiners wake (TaskGroup's watch).
-  void (*on_done)(SpawnStateBase&, void*) noexcept = nullptr;
-  void* on_done_argument = nullptr;
-  std::coroutine_handle<> frame;  // the driver's
-  std::uint32_t references = 0;   // loop thread only
-
-  bool done() const noexcept { return context.done; }
-  void retain() noexcept { ++references; }
-  void release() noexcept {
-    if (--references == 0 && context.done) frame.destroy();
-  }
-};
-
 // Something that holds a libuv handle (a stream, a server, a subprocess). The loop
 // closes the ones still open when it is destroyed, so that nothing outlives it.
 class LoopResource {
@@ -89,14 +74,6 @@ class LoopResource {
 
  protected:
   virtual ~LoopResource() = default;
-};
-
-class JoinWaiter {
- public:
-  virtual void wake() noexcept = 0;
-
- protected:
-  virtual ~JoinWaiter() = default;
 };
 
 }  // namespace detail
@@ -141,9 +118,9 @@ class CONCUR_EXPORT EventLoop {
   // What is still pending: ready callbacks, timers and live tasks.
   std::size_t pending() const noexcept;
 
-  // For spawn(): registers a task's state so that the end of the loop can cancel it.
-  void adopt_task(detail::SpawnStateBase& state) noexcept;
-  void forget_task(detail::SpawnStateBase& state) noexcept;
+  // For spawn(): registers a task so that the end of the loop can cancel it.
+  void adopt_task(detail::TaskContext& task) noexcept;
+  void forget_task(detail::TaskContext& task) noexcept;
 
   // The libuv loop (a uv_loop_t*), for the network layer.
   void* native() const noexcept;
@@ -177,7 +154,7 @@ class CONCUR_EXPORT EventLoop {
   std::vector<detail::TimerEntry> timers_;
   unsigned busy_turns_ = 0;  // turns since I/O was last polled while work stayed ready
   std::uint64_t timer_sequence_ = 0;
-  detail::SpawnStateBase* tasks_ = nullptr;  // live spawned tasks
+  detail::TaskContext* tasks_ = nullptr;  // live spawned tasks
   std::size_t task_count_ = 0;
   detail::LoopResource* resources_ = nullptr;
 };

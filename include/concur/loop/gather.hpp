@@ -60,7 +60,7 @@ namespace detail {
 // was cancelled) rather than the awaiting task being cancelled.
 template <class T>
 bool rethrown_from(const TaskHandle<T>& h) {
-  return h.done() && h.state().error != nullptr && h.state().error == std::current_exception();
+  return h.done() && h.promise().error != nullptr && h.promise().error == std::current_exception();
 }
 
 template <class T>

@@ -24,9 +24,9 @@ template <class T>
 Task<T> shield(TaskHandle<T> handle) {
   if (!handle) throw InvalidState("concur::shield: an empty TaskHandle");
   if constexpr (std::is_void_v<T>) {
-    co_await detail::JoinAwaiter<T>(handle.state(), /*propagate_cancel=*/false);
+    co_await detail::JoinAwaiter<T>(handle.promise(), /*propagate_cancel=*/false);
   } else {
-    co_return co_await detail::JoinAwaiter<T>(handle.state(), /*propagate_cancel=*/false);
+    co_return co_await detail::JoinAwaiter<T>(handle.promise(), /*propagate_cancel=*/false);
   }
 }
 

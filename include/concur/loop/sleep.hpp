@@ -18,9 +18,11 @@ namespace concur {
 inline namespace v0 {
 namespace detail {
 
-class SleepAwaiter final : Interruptible {
+// Lives in the sleeping coroutine's frame, so it is kept small: it is its own timer
+// entry, and the entry's deadline holds the duration until the awaiter suspends.
+class SleepAwaiter final : Interruptible, LoopTimer {
  public:
-  explicit SleepAwaiter(LoopClock::duration duration) : duration_(duration) {}
+  explicit SleepAwaiter(LoopClock::duration duration) { deadline = LoopClock::time_point(duration); }
 
   bool await_ready() const noexcept { return false; }
   template <class P>
@@ -31,14 +33,14 @@ class SleepAwaiter final : Interruptible {
       return false;
     }
     waiter_ = handle;
-    if (duration_ <= LoopClock::duration::zero()) {  // a bare yield: not interruptible
+    const LoopClock::duration duration = deadline.time_since_epoch();
+    if (duration <= LoopClock::duration::zero()) {  // a bare yield: not interruptible
       context_->loop->call_soon(handle);
       return true;
     }
-    timer_.deadline = LoopClock::now() + duration_;
-    timer_.fire = &SleepAwaiter::on_timer;
-    timer_.owner = this;
-    context_->loop->add_timer(timer_);
+    deadline = LoopClock::now() + duration;
+    fire = &SleepAwaiter::on_timer;
+    context_->loop->add_timer(*this);
     context_->waiting_on = this;
     return true;
   }
@@ -48,18 +50,16 @@ class SleepAwaiter final : Interruptible {
 
  private:
   static void on_timer(LoopTimer& timer) noexcept {
-    auto* self = static_cast<SleepAwaiter*>(timer.owner);
-    if (self->context_->waiting_on == self) self->context_->waiting_on = nullptr;
-    self->context_->loop->call_soon(self->waiter_);
+    auto& self = static_cast<SleepAwaiter&>(timer);
+    if (self.context_->waiting_on == &self) self.context_->waiting_on = nullptr;
+    self.context_->loop->call_soon(self.waiter_);
   }
   void interrupt() noexcept override {
-    context_->loop->remove_timer(timer_);
+    context_->loop->remove_timer(*this);
     cancelled_ = true;
     context_->loop->call_soon(waiter_);
   }
 
-  LoopClock::duration duration_;
-  LoopTimer timer_;
   TaskContext* context_ = nullptr;
   std::coroutine_handle<> waiter_;
   bool cancelled_ = false;

@@ -21,8 +21,10 @@
 #pragma once
 
 #include <concur/errors.hpp>
+#include <concur/export.hpp>
 
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <type_traits>
@@ -46,12 +48,33 @@ class Interruptible {
   virtual ~Interruptible() = default;
 };
 
-// The state of one task (asyncio.Task): its loop and its cancellation.
+// Something waiting for a task to end (an awaiting task, a TaskGroup, as_completed). It
+// sits in the task's list from add_joiner until the task ends (then it is woken and
+// unlinked) or until remove_joiner: linked exactly while the task has not ended.
+class JoinWaiter {
+ public:
+  virtual void wake() noexcept = 0;
+  JoinWaiter* prev_joiner = nullptr;  // the task's list, newest first
+  JoinWaiter* next_joiner = nullptr;
+
+ protected:
+  virtual ~JoinWaiter() = default;
+};
+
+// The state of one task (asyncio.Task): its loop, its cancellation and, for a spawned
+// task, who waits for it and who refers to it. Every Task's promise holds one; it is in
+// use when the Task runs as a task of its own (spawn), so a spawned task costs one
+// allocation, its coroutine frame. The Tasks it awaits point to it.
 struct TaskContext {
   EventLoop* loop = nullptr;
   Interruptible* waiting_on = nullptr;  // the interruptible awaiter it is suspended on
   bool cancel_pending = false;          // a cancel not yet delivered
   bool done = false;
+  std::uint32_t references = 0;         // TaskHandles and other counted references
+  JoinWaiter* joiners = nullptr;        // newest first; woken oldest first
+  TaskContext* prev = nullptr;          // the loop's list of live tasks
+  TaskContext* next = nullptr;
+  std::coroutine_handle<> frame;        // the spawned coroutine's frame
 
   // Returns false when the task has already ended.
   bool cancel() noexcept {
@@ -67,27 +90,65 @@ struct TaskContext {
   // Called by an interruptible awaiter before it suspends: true when a pending cancel
   // must be delivered now instead (the awaiter then does not suspend and throws).
   bool take_pending_cancel() noexcept { return std::exchange(cancel_pending, false); }
+
+  // Before the task ends only.
+  void add_joiner(JoinWaiter& joiner) noexcept {
+    joiner.prev_joiner = nullptr;
+    joiner.next_joiner = joiners;
+    if (joiners != nullptr) joiners->prev_joiner = &joiner;
+    joiners = &joiner;
+  }
+  // A joiner that stops waiting before the task ends.
+  void remove_joiner(JoinWaiter& joiner) noexcept {
+    if (joiner.prev_joiner != nullptr) {
+      joiner.prev_joiner->next_joiner = joiner.next_joiner;
+    } else if (joiners == &joiner) {
+      joiners = joiner.next_joiner;
+    }
+    if (joiner.next_joiner != nullptr) joiner.next_joiner->prev_joiner = joiner.prev_joiner;
+    joiner.prev_joiner = joiner.next_joiner = nullptr;
+  }
+
+  // Counted references to a spawned task: the frame goes when the task has ended and
+  // the last reference is dropped.
+  void retain() noexcept { ++references; }
+  void release() noexcept {
+    if (--references == 0 && done) frame.destroy();
+  }
 };
+
+// Ends a spawned task (from its final suspend): marks it done, wakes its joiners oldest
+// first, leaves the loop's list, and destroys the frame when nothing refers to it.
+CONCUR_EXPORT void end_spawned_task(TaskContext& task) noexcept;
 
 class PromiseBase {
  public:
-  TaskContext* context = nullptr;
+  TaskContext* context = nullptr;  // the task this coroutine runs for
   std::coroutine_handle<> continuation;
 
   std::suspend_always initial_suspend() noexcept { return {}; }
-  auto final_suspend() noexcept {
-    struct Transfer {
-      bool await_ready() noexcept { return false; }
-      std::coroutine_handle<> await_suspend(std::coroutine_handle<>) noexcept { return next; }
-      void await_resume() noexcept {}
-      std::coroutine_handle<> next;
-    };
-    return Transfer{continuation ? continuation : std::noop_coroutine()};
-  }
+  struct FinalTransfer;
+  FinalTransfer final_suspend() noexcept;
   void unhandled_exception() noexcept { error = std::current_exception(); }
 
   std::exception_ptr error;
+  TaskContext task;  // in use when this coroutine was spawned: context == &task
 };
+
+// At a Task's end: resumes its awaiter, or ends the spawned task. Empty, so it takes no
+// room in the frame.
+struct PromiseBase::FinalTransfer {
+  bool await_ready() noexcept { return false; }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
+    PromiseBase& promise = self.promise();
+    if (promise.continuation) return promise.continuation;
+    if (promise.context == &promise.task) end_spawned_task(promise.task);  // may free the frame
+    return std::noop_coroutine();
+  }
+  void await_resume() noexcept {}
+};
+inline PromiseBase::FinalTransfer PromiseBase::final_suspend() noexcept { return {}; }
 
 template <class T>
 class Promise;
@@ -131,6 +192,8 @@ class [[nodiscard]] Task {
 
   // For the loop's drivers: the coroutine handle (ownership stays with the Task).
   std::coroutine_handle<promise_type> handle() const noexcept { return handle_; }
+  // For spawn: gives up the frame (the spawned task then owns itself).
+  std::coroutine_handle<promise_type> release() noexcept { return std::exchange(handle_, {}); }
 
  private:
   std::coroutine_handle<promise_type> handle_;
@@ -151,6 +214,8 @@ class Promise : public PromiseBase {
     if (error) std::rethrow_exception(error);
     return std::move(*value_);
   }
+  // A spawned task's value, which every awaiter of its handle copies.
+  const T& stored_value() const { return *value_; }
 
  private:
   std::optional<T> value_;

@@ -20,6 +20,7 @@
 #include <concur/loop/spawn.hpp>
 #include <concur/loop/task.hpp>
 
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,9 @@ class TaskGroup {
   TaskGroup(const TaskGroup&) = delete;
   TaskGroup& operator=(const TaskGroup&) = delete;
   ~TaskGroup() {
-    for (auto& child : children_) {
-      child->on_done = nullptr;
-      (void)child->context.cancel();
+    for (Child& child : children_) {
+      child.stop_watching();
+      (void)child.task().cancel();
     }
   }
 
@@ -43,11 +44,9 @@ class TaskGroup {
   TaskHandle<T> spawn(Task<T> task) {
     if (joined_) throw InvalidState("concur::TaskGroup: spawn after join() returned");
     TaskHandle<T> handle = concur::spawn(std::move(task));
-    detail::SpawnRef state = handle.reference();
-    state->on_done = &TaskGroup::on_child_done;
-    state->on_done_argument = this;
-    children_.push_back(std::move(state));
-    if (failed_) (void)children_.back()->context.cancel();  // a failing group starts nothing new
+    Child& child = children_.emplace_back(*this, handle.reference());
+    child.task().add_joiner(child);  // the group's watch, before any awaiter's
+    if (failed_) (void)child.task().cancel();  // a failing group starts nothing new
     return handle;
   }
 
@@ -58,14 +57,29 @@ class TaskGroup {
  private:
   class ChildDone;
 
-  static void on_child_done(detail::SpawnStateBase& child, void* self) noexcept {
-    auto& group = *static_cast<TaskGroup*>(self);
-    if (!child.error || is_cancellation(child.error)) return;
-    if (!group.failed_) {
-      group.failed_ = true;
-      group.cancel_all();
+  // A child and the group's watch on it: woken first when the child ends (it joined
+  // the child's waiters first), it cancels the siblings on a failure.
+  class Child final : public detail::JoinWaiter {
+   public:
+    Child(TaskGroup& group, detail::SpawnRef reference) noexcept : group_(group), reference_(std::move(reference)) {}
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    detail::TaskContext& task() const noexcept { return reference_.task(); }
+    const std::exception_ptr& error() const noexcept { return reference_.error(); }
+    void stop_watching() noexcept {
+      if (!task().done) task().remove_joiner(*this);
     }
-  }
+
+   private:
+    void wake() noexcept override {
+      if (!error() || is_cancellation(error()) || group_.failed_) return;
+      group_.failed_ = true;
+      group_.cancel_all();
+    }
+    TaskGroup& group_;
+    detail::SpawnRef reference_;
+  };
+
   static bool is_cancellation(const std::exception_ptr& error) noexcept {
     try {
       std::rethrow_exception(error);
@@ -76,10 +90,10 @@ class TaskGroup {
     }
   }
   void cancel_all() noexcept {
-    for (auto& child : children_) (void)child->context.cancel();
+    for (Child& child : children_) (void)child.task().cancel();
   }
 
-  std::vector<detail::SpawnRef> children_;
+  std::deque<Child> children_;  // a deque: the watches stay where they are
   bool failed_ = false;
   bool joined_ = false;
 };
@@ -88,13 +102,13 @@ class TaskGroup {
 // cancels the whole group and goes on waiting.
 class TaskGroup::ChildDone final : detail::JoinWaiter, detail::Interruptible {
  public:
-  ChildDone(TaskGroup& group, detail::SpawnStateBase& child) : group_(group), child_(child) {}
-  bool await_ready() const noexcept { return child_.done(); }
+  ChildDone(TaskGroup& group, detail::TaskContext& child) : group_(group), child_(child) {}
+  bool await_ready() const noexcept { return child_.done; }
   template <class P>
   void await_suspend(std::coroutine_handle<P> handle) {
     context_ = &detail::context_of(handle);
     waiter_ = handle;
-    child_.joiners.push_back(this);
+    child_.add_joiner(*this);
     if (context_->take_pending_cancel()) {
       cancelled_ = true;
       group_.cancel_all();
@@ -115,7 +129,7 @@ class TaskGroup::ChildDone final : detail::JoinWaiter, detail::Interruptible {
   }
 
   TaskGroup& group_;
-  detail::SpawnStateBase& child_;
+  detail::TaskContext& child_;
   detail::TaskContext* context_ = nullptr;
   std::coroutine_handle<> waiter_;
   bool cancelled_ = false;
@@ -124,14 +138,13 @@ class TaskGroup::ChildDone final : detail::JoinWaiter, detail::Interruptible {
 inline Task<void> TaskGroup::join() {
   bool cancelled = false;
   for (std::size_t i = 0; i < children_.size(); ++i) {  // children_ may grow meanwhile
-    if (co_await ChildDone(*this, *children_[i])) cancelled = true;
+    if (co_await ChildDone(*this, children_[i].task())) cancelled = true;
   }
   joined_ = true;
-  for (auto& child : children_) child->on_done = nullptr;
   if (cancelled) throw CancelledError();
   std::vector<std::exception_ptr> failures;
-  for (auto& child : children_) {
-    if (child->error && !is_cancellation(child->error)) failures.push_back(child->error);
+  for (const Child& child : children_) {
+    if (child.error() && !is_cancellation(child.error())) failures.push_back(child.error());
   }
   if (failures.empty()) co_return;
   throw ExceptionGroup("concur::TaskGroup", children_.size(), "tasks", std::move(failures));

@@ -87,7 +87,7 @@ class Wakeup final : Interruptible {
     state_ = State::waiting;
     if (timeout != LoopClock::duration::max()) {
       timer_.deadline = LoopClock::now() + timeout;
-      timer_.fire = [](LoopTimer& timer) noexcept { static_cast<Wakeup*>(timer.owner)->end(State::timed_out); };
+      timer_.fire = [](LoopTimer& timer) noexcept { static_cast<Wakeup*>(OwnedTimer::owner_of(timer))->end(State::timed_out); };
       timer_.owner = this;
       context.loop->add_timer(timer_);
       timer_armed_ = true;
@@ -110,7 +110,7 @@ class Wakeup final : Interruptible {
   TaskContext* context_ = nullptr;
   std::coroutine_handle<> handle_;
   LoopClock::duration timeout_{};
-  LoopTimer timer_;
+  OwnedTimer timer_;
   bool timer_armed_ = false;
 };
 
