@@ -6,6 +6,8 @@
 
 #include "parking_lot.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 
 namespace concur {
@@ -156,7 +158,10 @@ bool StateBase::wait_until(Deadline deadline) const {
   for (unsigned i = 1;; ++i) {
     if (ready()) return true;
     cpu_relax();
-    if (i % 64 == 0 && Clock::now() >= spin_end) break;
+    if (i % 64 == 0) {
+      if (Clock::now() >= spin_end) break;
+      ::sched_yield();
+    }
   }
   if (tls_wait_helper == nullptr) return block_until(deadline);
   return wait_helping([this] { return ready(); },

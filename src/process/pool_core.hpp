@@ -39,7 +39,8 @@ inline constexpr std::size_t kPrefetch = 2;
 inline constexpr std::size_t kDeepPrefetch = 16;
 inline constexpr auto kShortTask = std::chrono::microseconds(100);
 // How long the manager and an idle worker poll before they block: a round trip then
-// pays no wake-up (8-23 us on the machines we measured).
+// pays no wake-up (8-23 us on the machines we measured). So a task for an idle worker
+// goes to the one that went idle last: it is the one still polling.
 inline constexpr auto kSpin = std::chrono::microseconds(50);
 // Deaths before `ready` in a row that break the pool.
 inline constexpr unsigned kStartAttempts = 3;
@@ -91,6 +92,7 @@ struct Slot {
   // Tasks sent, in order; the front one runs. Each holds the queue's reference.
   std::deque<ProcessTaskBase*> in_flight;
   std::size_t sent = 0;
+  std::uint64_t last_result = 0;  // when it last reported, in the pool's result count
   Clock::time_point head_started;
   Clock::duration mean_task = Clock::duration::max();  // moving average of task times
   std::optional<Clock::time_point> head_deadline;
@@ -177,6 +179,7 @@ class ProcessPoolCore final : public StopSink {
   bool closed_ = false;                          // guarded
   std::string broken_;                           // guarded; non-empty: the reason
   std::size_t round_robin_ = 0;                  // guarded
+  std::uint64_t results_ = 0;                    // guarded; results received so far
   // When the manager's epoll_wait returns by itself; guarded, set by next_timeout().
   Clock::time_point manager_wakes_at_ = Clock::time_point::max();
 

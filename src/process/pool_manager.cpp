@@ -359,6 +359,7 @@ void ProcessPoolCore::on_result(Slot& slot, std::string_view body, std::vector<D
     }
     task = slot.in_flight.front();
     slot.in_flight.pop_front();
+    slot.last_result = ++results_;
     const Clock::duration took = Clock::now() - slot.head_started;
     slot.mean_task = slot.mean_task == Clock::duration::max() ? took
                                                               : slot.mean_task + (took - slot.mean_task) / 8;

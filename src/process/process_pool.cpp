@@ -126,7 +126,12 @@ void ProcessPoolCore::dispatch_locked(Flush flush) {
           !all_ready ? 1 : slot.mean_task < kShortTask ? kDeepPrefetch : kPrefetch;
       if (slot.phase != Slot::Phase::ready || slot.in_flight.size() >= depth) continue;
       if (options_.max_tasks_per_child != 0 && slot.sent >= options_.max_tasks_per_child) continue;
-      if (best == nullptr || slot.in_flight.size() < best->in_flight.size()) best = &slot;
+      // The least loaded; between idle ones, the one idle the shortest time (it still
+      // polls its channel: no wake-up).
+      if (best == nullptr || slot.in_flight.size() < best->in_flight.size() ||
+          (slot.in_flight.empty() && best->in_flight.empty() && slot.last_result > best->last_result)) {
+        best = &slot;
+      }
     }
     if (best == nullptr) break;
     round_robin_ = best->index + 1;

@@ -33,6 +33,10 @@ namespace {
 
 int square(int x) { return x * x; }
 int pid_of_worker() { return ::getpid(); }
+int pid_after_20ms() {
+  ::usleep(20'000);  // the task's length, not a synchronisation
+  return ::getpid();
+}
 std::string join(std::vector<std::string> words, std::string separator) {
   std::string out;
   for (std::size_t i = 0; i < words.size(); ++i) out += (i ? separator : "") + words[i];
@@ -361,6 +365,18 @@ TEST(ProcessPool, ObserverSeesWorkerPidsAndEveryTask) {
   EXPECT_EQ(recorder->started, recorder->submitted);
   EXPECT_EQ(recorder->finished, recorder->submitted);
   EXPECT_EQ(recorder->failures, 1u);
+}
+
+TEST(ProcessPoolDispatch, AnIdlePoolSendsTheNextTaskToTheWorkerThatAnsweredLast) {
+  // That worker is the one still polling its channel: no wake-up on the round trip.
+  test::NoLeaks no_leaks;
+  ProcessPool pool(2);
+  const int first = pool.submit(pid_of_worker).get();
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(pool.submit(pid_of_worker).get(), first) << "task " << i;
+  // Work that overlaps still spreads: the busy worker is not the least loaded.
+  auto a = pool.submit(pid_after_20ms);
+  auto b = pool.submit(pid_after_20ms);
+  EXPECT_NE(a.get(), b.get());
 }
 
 }  // namespace
