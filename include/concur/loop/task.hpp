@@ -190,8 +190,6 @@ class [[nodiscard]] Task {
   // co_await task: runs it in the awaiting task's context, then yields its value.
   auto operator co_await() && noexcept { return detail::TaskAwaiter<T>{handle_}; }
 
-  // For the loop's drivers: the coroutine handle (ownership stays with the Task).
-  std::coroutine_handle<promise_type> handle() const noexcept { return handle_; }
   // For spawn: gives up the frame (the spawned task then owns itself).
   std::coroutine_handle<promise_type> release() noexcept { return std::exchange(handle_, {}); }
 
