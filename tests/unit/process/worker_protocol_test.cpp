@@ -167,5 +167,43 @@ TEST(FrameCodec, LengthRoundTripsAndTruncatedInputThrows) {
   EXPECT_THROW((void)detail::take<std::uint64_t>(decoder.archive()), cereal::Exception);
 }
 
+TEST(FrameCodec, NestedEncodersAndDecodersOnOneThreadKeepTheirOwnStreams) {
+  // Each thread lends out one stream of each kind; one made while it is lent (a user
+  // type's save() that encodes something itself) must not write into the outer one.
+  std::string outer, inner;
+  {
+    detail::Encoder a(outer);
+    detail::put(a.archive(), 1);
+    {
+      detail::Encoder b(inner);
+      detail::put(b.archive(), 2);
+    }
+    detail::put(a.archive(), 3);
+  }
+  detail::Decoder x(outer);
+  {
+    detail::Decoder y(inner);
+    EXPECT_EQ(detail::take<int>(y.archive()), 2);
+    EXPECT_EQ(y.consumed(), sizeof(int));
+  }
+  EXPECT_EQ(detail::take<int>(x.archive()), 1);
+  EXPECT_EQ(detail::take<int>(x.archive()), 3);
+  EXPECT_EQ(x.consumed(), 2 * sizeof(int));
+}
+
+TEST(FrameCodec, AFailedReadLeavesTheThreadsStreamUsable) {
+  {
+    detail::Decoder short_input(std::string_view("\x01", 1));
+    EXPECT_THROW((void)detail::take<std::uint64_t>(short_input.archive()), cereal::Exception);
+  }
+  std::string bytes;
+  {
+    detail::Encoder encoder(bytes);
+    detail::put(encoder.archive(), std::uint64_t{42});
+  }
+  detail::Decoder decoder(bytes);
+  EXPECT_EQ(detail::take<std::uint64_t>(decoder.archive()), 42u) << "the thread's stream serves the next Decoder";
+}
+
 }  // namespace
 }  // namespace concur

@@ -33,11 +33,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <istream>
+#include <optional>
 #include <ostream>
 #include <streambuf>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace concur {
 inline namespace v0 {
@@ -68,54 +70,100 @@ enum class ResultStatus : std::uint8_t {
 // Appends everything written to a std::string.
 class StringSink final : public std::streambuf {
  public:
-  explicit StringSink(std::string& out) : out_(out) {}
+  StringSink() = default;
+  explicit StringSink(std::string& out) : out_(&out) {}
+  void target(std::string& out) noexcept { out_ = &out; }
 
  protected:
   int_type overflow(int_type c) override {
-    if (c != traits_type::eof()) out_.push_back(static_cast<char>(c));
+    if (c != traits_type::eof()) out_->push_back(static_cast<char>(c));
     return traits_type::not_eof(c);
   }
   std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_.append(s, static_cast<std::size_t>(n));
+    out_->append(s, static_cast<std::size_t>(n));
     return n;
   }
 
  private:
-  std::string& out_;
+  std::string* out_ = nullptr;
 };
 
 // Reads a byte range; reading past its end fails (cereal then throws).
 class SpanSource final : public std::streambuf {
  public:
-  explicit SpanSource(std::string_view bytes) {
+  SpanSource() = default;
+  explicit SpanSource(std::string_view bytes) { target(bytes); }
+  void target(std::string_view bytes) noexcept {
     char* begin = const_cast<char*>(bytes.data());  // only ever read
     setg(begin, begin, begin + bytes.size());
   }
   std::size_t consumed() const noexcept { return static_cast<std::size_t>(gptr() - eback()); }
 };
 
+// A stream over a retargetable buffer. Building a std::ios costs more than encoding a
+// small task (its locale set-up makes several dynamic_casts), so each thread keeps one
+// of each kind and lends it out; an Encoder or Decoder made while the thread's own is
+// lent (a nested one) builds a stream of its own.
+template <class Buffer, class Stream>
+class LentStream {
+ public:
+  LentStream() {
+    Slot& slot = thread_slot();
+    if (!slot.lent) {
+      slot.lent = true;
+      slot_ = &slot;
+    } else {
+      slot_ = &own_.emplace();
+    }
+    slot_->stream.clear();  // a failed read or write before may have left its flags
+  }
+  ~LentStream() {
+    if (slot_ == &thread_slot()) slot_->lent = false;
+  }
+  LentStream(const LentStream&) = delete;
+  LentStream& operator=(const LentStream&) = delete;
+  // The stream, reading or writing `target` now.
+  template <class Target>
+  Stream& over(Target&& target) noexcept {
+    slot_->buffer.target(std::forward<Target>(target));
+    return slot_->stream;
+  }
+  const Buffer& buffer() const noexcept { return slot_->buffer; }
+
+ private:
+  struct Slot {
+    Buffer buffer;
+    Stream stream{&buffer};
+    bool lent = false;
+  };
+  static Slot& thread_slot() {
+    thread_local Slot slot;
+    return slot;
+  }
+  std::optional<Slot> own_;
+  Slot* slot_;
+};
+
 // An archive writing to (appending to) a string.
 class Encoder {
  public:
-  explicit Encoder(std::string& out) : sink_(out), stream_(&sink_), archive_(stream_) {}
+  explicit Encoder(std::string& out) : archive_(stream_.over(out)) {}
   cereal::BinaryOutputArchive& archive() noexcept { return archive_; }
 
  private:
-  StringSink sink_;
-  std::ostream stream_;
+  LentStream<StringSink, std::ostream> stream_;
   cereal::BinaryOutputArchive archive_;
 };
 
 // An archive reading a byte range.
 class Decoder {
  public:
-  explicit Decoder(std::string_view bytes) : source_(bytes), stream_(&source_), archive_(stream_) {}
+  explicit Decoder(std::string_view bytes) : archive_(stream_.over(bytes)) {}
   cereal::BinaryInputArchive& archive() noexcept { return archive_; }
-  std::size_t consumed() const noexcept { return source_.consumed(); }
+  std::size_t consumed() const noexcept { return stream_.buffer().consumed(); }
 
  private:
-  SpanSource source_;
-  std::istream stream_;
+  LentStream<SpanSource, std::istream> stream_;
   cereal::BinaryInputArchive archive_;
 };
 
