@@ -46,7 +46,11 @@ class SpawnRef {
   ~SpawnRef() {
     if (promise_ != nullptr) promise_->task.release();
   }
-  PromiseBase* get() const noexcept { return promise_; }
+  // The promise of the Task<T> this refers to.
+  template <class T>
+  Promise<T>& promise() const noexcept {
+    return static_cast<Promise<T>&>(*promise_);
+  }
   // The task's state, and its exception once it has ended (null if it succeeded).
   TaskContext& task() const noexcept { return promise_->task; }
   const std::exception_ptr& error() const noexcept { return promise_->error; }
@@ -84,11 +88,10 @@ class JoinAwaiter final : JoinWaiter, Interruptible {
   T await_resume() {
     if (cancel_me_ || (context_ != nullptr && context_->take_pending_cancel())) throw CancelledError();
     if (reference_.error()) std::rethrow_exception(reference_.error());
-    if constexpr (!std::is_void_v<T>) return promise().stored_value();
+    if constexpr (!std::is_void_v<T>) return reference_.promise<T>().stored_value();
   }
 
  private:
-  Promise<T>& promise() const noexcept { return static_cast<Promise<T>&>(*reference_.get()); }
   void wake() noexcept override {
     if (context_->waiting_on == this) context_->waiting_on = nullptr;
     context_->loop->call_soon(waiter_);
@@ -147,7 +150,7 @@ class TaskHandle {
   explicit operator bool() const noexcept { return static_cast<bool>(reference_); }
   // For the loop: the task's promise (its state, value and exception), and a counted
   // reference to it.
-  detail::Promise<T>& promise() const noexcept { return static_cast<detail::Promise<T>&>(*reference_.get()); }
+  detail::Promise<T>& promise() const noexcept { return reference_.promise<T>(); }
   detail::TaskContext& context() const noexcept { return reference_.task(); }
   detail::SpawnRef reference() const noexcept { return reference_; }
 
