@@ -33,7 +33,8 @@ bool post_to_inbox(const std::weak_ptr<LoopInbox>& weak, std::function<void()> c
   return true;
 }
 
-void end_spawned_task(TaskContext& task) noexcept {
+void end_spawned_task(PromiseBase& promise) noexcept {
+  TaskContext& task = promise.task;
   task.done = true;
   task.waiting_on = nullptr;
   JoinWaiter* joiner = task.joiners;  // newest first: wake from the oldest
@@ -46,7 +47,7 @@ void end_spawned_task(TaskContext& task) noexcept {
     joiner = newer;
   }
   task.loop->forget_task(task);
-  if (task.references == 0) task.frame.destroy();
+  if (task.references == 0) frame_of(promise).destroy();
 }
 
 }  // namespace detail
@@ -176,15 +177,17 @@ namespace {
 
 using detail::TimerEntry;
 
+// Equal deadlines (rare: they are nanoseconds): the one added first.
 bool earlier(const TimerEntry& a, const TimerEntry& b) noexcept {
-  return a.deadline != b.deadline ? a.deadline < b.deadline : a.sequence < b.sequence;
+  if (a.deadline != b.deadline) return a.deadline < b.deadline;
+  return detail::added_before(a.timer->sequence, b.timer->sequence);
 }
 
 // Puts `entry` at heap slot i and moves it up or down to where it belongs.
 void sift(std::vector<TimerEntry>& heap, std::size_t i, TimerEntry entry) noexcept {
   while (i > 0 && earlier(entry, heap[(i - 1) / 2])) {
     heap[i] = heap[(i - 1) / 2];
-    heap[i].timer->heap_index = i;
+    heap[i].timer->heap_index = static_cast<std::uint32_t>(i);
     i = (i - 1) / 2;
   }
   for (;;) {
@@ -198,24 +201,26 @@ void sift(std::vector<TimerEntry>& heap, std::size_t i, TimerEntry entry) noexce
     if (right < heap.size() && earlier(heap[right], *best)) smallest = right;
     if (smallest == i) break;
     heap[i] = heap[smallest];
-    heap[i].timer->heap_index = i;
+    heap[i].timer->heap_index = static_cast<std::uint32_t>(i);
     i = smallest;
   }
   heap[i] = entry;
-  entry.timer->heap_index = i;
+  entry.timer->heap_index = static_cast<std::uint32_t>(i);
 }
 
 }  // namespace
 
 void EventLoop::add_timer(detail::LoopTimer& timer) {
-  timers_.push_back(TimerEntry{timer.deadline, timer_sequence_++, &timer});  // ties: in the order added
+  if (timers_.size() >= detail::LoopTimer::kNotInHeap) throw Error("concur::EventLoop: more than 2^32 - 1 timers");
+  timer.sequence = timer_sequence_++;
+  timers_.push_back(TimerEntry{timer.deadline, &timer});
   sift(timers_, timers_.size() - 1, timers_.back());
 }
 
 void EventLoop::remove_timer(detail::LoopTimer& timer) noexcept {
   const std::size_t i = timer.heap_index;
   if (i >= timers_.size() || timers_[i].timer != &timer) return;
-  timer.heap_index = static_cast<std::size_t>(-1);
+  timer.heap_index = detail::LoopTimer::kNotInHeap;
   const TimerEntry last = timers_.back();
   timers_.pop_back();
   if (i < timers_.size()) sift(timers_, i, last);
@@ -225,11 +230,7 @@ void EventLoop::remove_timer(detail::LoopTimer& timer) noexcept {
 void EventLoop::run_once() {
   // What became ready before this turn runs now; what it makes ready waits a turn.
   const bool had_work = !ready_handles_.empty() || !ready_callbacks_.empty();
-  if (!ready_handles_.empty()) {
-    spare_handles_.swap(ready_handles_);
-    for (const std::coroutine_handle<> handle : spare_handles_) handle.resume();  // never throws
-    spare_handles_.clear();
-  }
+  if (!ready_handles_.empty()) ready_handles_.run_batch();  // never throws
   // The callbacks after a failing one stay queued, first in line.
   if (!ready_callbacks_.empty()) ready_callbacks_.run_batch();
   const bool fired = fire_due_timers();

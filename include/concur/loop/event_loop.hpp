@@ -16,7 +16,7 @@
 
 #include <concur/errors.hpp>
 #include <concur/export.hpp>
-#include <concur/loop/detail/callback_queue.hpp>
+#include <concur/loop/detail/block_queue.hpp>
 #include <concur/loop/task.hpp>
 
 #include <chrono>
@@ -36,13 +36,20 @@ namespace detail {
 using LoopClock = std::chrono::steady_clock;
 
 // A one-shot timer entry owned by an awaiter (a sleeping task's frame holds one, so it is
-// kept small); the loop keeps a heap of pointers to them. `fire` finds its owner by a
-// cast (the owner derives from LoopTimer) or through OwnedTimer.
+// kept small: 24 bytes); the loop keeps a heap of pointers to them. `fire` finds its
+// owner by a cast (the owner derives from LoopTimer) or through OwnedTimer.
 struct LoopTimer {
+  static constexpr std::uint32_t kNotInHeap = ~std::uint32_t{0};
   LoopClock::time_point deadline;
-  std::size_t heap_index = static_cast<std::size_t>(-1);  // -1: not in the heap
   void (*fire)(LoopTimer&) noexcept = nullptr;
+  std::uint32_t heap_index = kNotInHeap;
+  std::uint32_t sequence = 0;  // set by add_timer: equal deadlines fire in this order
 };
+
+// Whether timer sequence number a was handed out before b. The numbers wrap at 2^32 and
+// compare modulo 2^32: exact while the two were added fewer than 2^31 timers apart
+// (only timers due at the same nanosecond are ever compared so).
+constexpr bool added_before(std::uint32_t a, std::uint32_t b) noexcept { return static_cast<std::int32_t>(a - b) < 0; }
 
 // A timer that points to its owner.
 struct OwnedTimer : LoopTimer {
@@ -50,11 +57,10 @@ struct OwnedTimer : LoopTimer {
   static void* owner_of(LoopTimer& timer) noexcept { return static_cast<OwnedTimer&>(timer).owner; }
 };
 
-// An entry of the loop's timer heap: the keys are copied in, so that sifting compares
-// without touching the timers themselves.
+// An entry of the loop's timer heap: the deadline is copied in, so that sifting compares
+// without touching the timers themselves (but for equal deadlines).
 struct TimerEntry {
   LoopClock::time_point deadline;
-  std::uint64_t sequence;
   LoopTimer* timer;
 };
 
@@ -98,7 +104,7 @@ class CONCUR_EXPORT EventLoop {
   // Loop thread: resumes `handle` on a later turn, after what is already ready.
   template <class P>
   void call_soon(std::coroutine_handle<P> handle) {
-    ready_handles_.push_back(handle);
+    ready_handles_.emplace_back(std::coroutine_handle<>(handle));
   }
   // Loop thread: runs `callback()` on a later turn (Python: loop.call_soon).
   template <class F>
@@ -148,12 +154,12 @@ class CONCUR_EXPORT EventLoop {
   std::shared_ptr<detail::LoopInbox> inbox_;
   // What is ready runs in batches: a turn swaps the vector with its spare (no copies,
   // no allocation once warm) and runs what it took, in order; callbacks likewise.
-  std::vector<std::coroutine_handle<>> ready_handles_, spare_handles_;
+  detail::HandleQueue ready_handles_;
   detail::CallbackQueue ready_callbacks_;
   // A binary min-heap on (deadline, sequence).
   std::vector<detail::TimerEntry> timers_;
   unsigned busy_turns_ = 0;  // turns since I/O was last polled while work stayed ready
-  std::uint64_t timer_sequence_ = 0;
+  std::uint32_t timer_sequence_ = 0;  // wraps; see added_before
   detail::TaskContext* tasks_ = nullptr;  // live spawned tasks
   std::size_t task_count_ = 0;
   detail::LoopResource* resources_ = nullptr;

@@ -13,13 +13,15 @@
 
 #include <chrono>
 #include <coroutine>
+#include <utility>
 
 namespace concur {
 inline namespace v0 {
 namespace detail {
 
-// Lives in the sleeping coroutine's frame, so it is kept small: it is its own timer
-// entry, and the entry's deadline holds the duration until the awaiter suspends.
+// Lives in the sleeping coroutine's frame, so it is kept small (40 bytes): it is its own
+// timer entry, the entry's deadline holds the duration until the awaiter suspends, and
+// the sleeping coroutine is reached through its promise (null once interrupted).
 class SleepAwaiter final : Interruptible, LoopTimer {
  public:
   explicit SleepAwaiter(LoopClock::duration duration) { deadline = LoopClock::time_point(duration); }
@@ -27,42 +29,38 @@ class SleepAwaiter final : Interruptible, LoopTimer {
   bool await_ready() const noexcept { return false; }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> handle) {
-    context_ = &context_of(handle);
-    if (context_->take_pending_cancel()) {
-      cancelled_ = true;
-      return false;
-    }
-    waiter_ = handle;
+    TaskContext& context = context_of(handle);
+    if (context.take_pending_cancel()) return false;  // promise_ stays null: cancelled
+    promise_ = &handle.promise();
     const LoopClock::duration duration = deadline.time_since_epoch();
     if (duration <= LoopClock::duration::zero()) {  // a bare yield: not interruptible
-      context_->loop->call_soon(handle);
+      context.loop->call_soon(handle);
       return true;
     }
     deadline = LoopClock::now() + duration;
     fire = &SleepAwaiter::on_timer;
-    context_->loop->add_timer(*this);
-    context_->waiting_on = this;
+    context.loop->add_timer(*this);
+    context.waiting_on = this;
     return true;
   }
   void await_resume() {
-    if (cancelled_ || context_->take_pending_cancel()) throw CancelledError();
+    if (promise_ == nullptr || promise_->context->take_pending_cancel()) throw CancelledError();
   }
 
  private:
   static void on_timer(LoopTimer& timer) noexcept {
     auto& self = static_cast<SleepAwaiter&>(timer);
-    if (self.context_->waiting_on == &self) self.context_->waiting_on = nullptr;
-    self.context_->loop->call_soon(self.waiter_);
+    TaskContext& context = *self.promise_->context;
+    if (context.waiting_on == &self) context.waiting_on = nullptr;
+    context.loop->call_soon(frame_of(*self.promise_));
   }
   void interrupt() noexcept override {
-    context_->loop->remove_timer(*this);
-    cancelled_ = true;
-    context_->loop->call_soon(waiter_);
+    EventLoop& loop = *promise_->context->loop;
+    loop.remove_timer(*this);
+    loop.call_soon(frame_of(*std::exchange(promise_, nullptr)));
   }
 
-  TaskContext* context_ = nullptr;
-  std::coroutine_handle<> waiter_;
-  bool cancelled_ = false;
+  PromiseBase* promise_ = nullptr;  // the sleeping coroutine's; null when cancelled
 };
 
 }  // namespace detail

@@ -44,7 +44,7 @@ class SpawnRef {
     return *this;
   }
   ~SpawnRef() {
-    if (promise_ != nullptr) promise_->task.release();
+    if (promise_ != nullptr && promise_->task.release()) frame_of(*promise_).destroy();
   }
   // The promise of the Task<T> this refers to.
   template <class T>
@@ -163,10 +163,7 @@ template <class T>
 TaskHandle<T> spawn_on(EventLoop& loop, Task<T> task) {
   if (!task) throw InvalidState("concur::spawn: an empty Task (moved from, or already run)");
   const std::coroutine_handle<detail::Promise<T>> frame = task.release();
-  detail::TaskContext& context = frame.promise().task;
-  frame.promise().context = &context;
-  context.loop = &loop;
-  context.frame = frame;
+  detail::TaskContext& context = frame.promise().become_task(loop);
   TaskHandle<T> handle(frame.promise());
   loop.adopt_task(context);
   try {

@@ -26,6 +26,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -74,7 +75,6 @@ struct TaskContext {
   JoinWaiter* joiners = nullptr;        // newest first; woken oldest first
   TaskContext* prev = nullptr;          // the loop's list of live tasks
   TaskContext* next = nullptr;
-  std::coroutine_handle<> frame;        // the spawned coroutine's frame
 
   // Returns false when the task has already ended.
   bool cancel() noexcept {
@@ -110,30 +110,55 @@ struct TaskContext {
   }
 
   // Counted references to a spawned task: the frame goes when the task has ended and
-  // the last reference is dropped.
+  // the last reference is dropped. release() is true when the caller must destroy it.
   void retain() noexcept { ++references; }
-  void release() noexcept {
-    if (--references == 0 && done) frame.destroy();
-  }
+  [[nodiscard]] bool release() noexcept { return --references == 0 && done; }
 };
-
-// Ends a spawned task (from its final suspend): marks it done, wakes its joiners oldest
-// first, leaves the loop's list, and destroys the frame when nothing refers to it.
-CONCUR_EXPORT void end_spawned_task(TaskContext& task) noexcept;
 
 class PromiseBase {
  public:
-  TaskContext* context = nullptr;  // the task this coroutine runs for
-  std::coroutine_handle<> continuation;
+  PromiseBase() noexcept {}  // NOLINT: the union starts with `continuation` in use
+  PromiseBase(const PromiseBase&) = delete;
+  PromiseBase& operator=(const PromiseBase&) = delete;
 
   std::suspend_always initial_suspend() noexcept { return {}; }
   struct FinalTransfer;
   FinalTransfer final_suspend() noexcept;
   void unhandled_exception() noexcept { error = std::current_exception(); }
 
+  // Makes this coroutine a task of its own (spawn): its context is its own.
+  TaskContext& become_task(EventLoop& loop) noexcept {
+    context = std::construct_at(&task);
+    task.loop = &loop;
+    return task;
+  }
+  bool spawned() const noexcept { return context == &task; }
+
+  TaskContext* context = nullptr;  // the task this coroutine runs for
   std::exception_ptr error;
-  TaskContext task;  // in use when this coroutine was spawned: context == &task
+  // An awaited coroutine needs only its awaiter, a spawned one only its own task state,
+  // so they share the room (spawned() tells which is in use): a sleeping spawned task
+  // is one frame of 152 bytes with g++ 12 (see docs/design.md).
+  union {
+    std::coroutine_handle<> continuation{};  // awaited: who resumes when it ends
+    TaskContext task;                        // spawned: its state
+  };
 };
+
+// The frame of the coroutine whose promise is `promise`, whatever its Promise<T>: what
+// std::coroutine_handle<Promise<T>>::from_promise computes, with T erased, so that a
+// spawned task need not store its own handle. GCC and Clang (the compilers concur
+// supports) place the promise right after the frame's resume and destroy pointers,
+// rounded up to the promise's alignment; Promise<T> asserts that this keeps it at the
+// same offset as PromiseBase, and a test checks frame_of against from_promise.
+inline std::coroutine_handle<> frame_of(PromiseBase& promise) noexcept {
+  return std::coroutine_handle<>::from_address(
+      __builtin_coro_promise(static_cast<void*>(&promise), alignof(PromiseBase), true));
+}
+
+// Ends a spawned task (from its final suspend): marks it done, wakes its joiners oldest
+// first, leaves the loop's list, and destroys the frame when nothing refers to it.
+CONCUR_EXPORT void end_spawned_task(PromiseBase& promise) noexcept;
 
 // At a Task's end: resumes its awaiter, or ends the spawned task. Empty, so it takes no
 // room in the frame.
@@ -142,9 +167,11 @@ struct PromiseBase::FinalTransfer {
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
     PromiseBase& promise = self.promise();
-    if (promise.continuation) return promise.continuation;
-    if (promise.context == &promise.task) end_spawned_task(promise.task);  // may free the frame
-    return std::noop_coroutine();
+    if (promise.spawned()) {
+      end_spawned_task(promise);  // may free the frame
+      return std::noop_coroutine();
+    }
+    return promise.continuation ? promise.continuation : std::noop_coroutine();
   }
   void await_resume() noexcept {}
 };
@@ -201,6 +228,10 @@ namespace detail {
 
 template <class T>
 class Promise : public PromiseBase {
+  static_assert(alignof(T) <= 2 * sizeof(void*),
+                "concur::Task<T>: T's alignment is larger than the coroutine frame's header "
+                "(16 bytes); return it boxed (e.g. in a std::unique_ptr)");
+
  public:
   Task<T> get_return_object() noexcept { return Task<T>(std::coroutine_handle<Promise>::from_promise(*this)); }
   template <class U>

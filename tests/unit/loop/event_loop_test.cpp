@@ -96,6 +96,53 @@ Task<void> ping(std::string& trace, char c) {
     co_await yield_now();
   }
 }
+// Timers due at the same nanosecond (set directly: sleep's deadlines are read from the
+// clock and hardly ever tie) fire in the order they were added, also around removals.
+struct FireRecorder {
+  std::vector<int> order;
+  detail::OwnedTimer* first = nullptr;
+};
+
+Task<std::vector<int>> fire_equal_deadlines() {
+  EventLoop& loop = *EventLoop::current();
+  FireRecorder recorder;
+  std::vector<detail::OwnedTimer> timers(610);
+  recorder.first = timers.data();
+  const auto due = detail::LoopClock::now() + 3ms;
+  for (std::size_t i = 0; i < timers.size(); ++i) {
+    timers[i].deadline = i < 600 ? due : due - 1ms;  // the last ten are due first
+    timers[i].owner = &recorder;
+    timers[i].fire = [](detail::LoopTimer& timer) noexcept {
+      auto& r = *static_cast<FireRecorder*>(detail::OwnedTimer::owner_of(timer));
+      r.order.push_back(static_cast<int>(&static_cast<detail::OwnedTimer&>(timer) - r.first));
+    };
+    loop.add_timer(timers[i]);
+  }
+  loop.remove_timer(timers[100]);
+  loop.remove_timer(timers[300]);
+  loop.remove_timer(timers[300]);  // twice: no effect
+  while (recorder.order.size() < 608) co_await sleep(1ms);
+  co_return recorder.order;
+}
+
+TEST(EventLoop, TimersDueAtTheSameInstantFireInTheOrderAdded) {
+  std::vector<int> expected;
+  for (int i = 600; i < 610; ++i) expected.push_back(i);
+  for (int i = 0; i < 600; ++i) {
+    if (i != 100 && i != 300) expected.push_back(i);
+  }
+  EXPECT_EQ(run(fire_equal_deadlines()), expected);
+}
+
+TEST(EventLoop, TimerSequenceNumbersCompareAcrossTheirWrap) {
+  EXPECT_TRUE(detail::added_before(5, 6));
+  EXPECT_FALSE(detail::added_before(6, 5));
+  EXPECT_FALSE(detail::added_before(7, 7));
+  EXPECT_TRUE(detail::added_before(0xFFFFFFFFu, 0)) << "the last number before the wrap came first";
+  EXPECT_FALSE(detail::added_before(0, 0xFFFFFFFFu));
+  EXPECT_TRUE(detail::added_before(0xFFFFFF00u, 0x100u));
+}
+
 Task<std::string> alternate() {
   std::string trace;
   auto a = spawn(ping(trace, 'a'));

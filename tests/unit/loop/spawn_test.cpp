@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 // Counts this binary's allocations (for the one-allocation test). The sanitizers bring
@@ -74,6 +75,43 @@ TEST(Spawn, ASpawnedTaskIsOneAllocation) {
   // One frame each, plus the ready queue's occasional growth.
   EXPECT_GE(used, kTasks);
   EXPECT_LE(used, kTasks + 16) << "spawn allocates more than the task's own frame";
+}
+
+// frame_of finds a coroutine's frame from its promise with the type erased, as spawned
+// tasks do instead of storing their handle.
+struct alignas(16) Wide {
+  double a, b;
+};
+Task<void> void_task() { co_return; }
+Task<int> int_task() { co_return 1; }
+Task<std::string> string_task() { co_return "s"; }
+Task<Wide> wide_task() { co_return Wide{1, 2}; }
+
+template <class T>
+void expect_frame_of_finds_the_frame(Task<T> task) {
+  const std::coroutine_handle<detail::Promise<T>> handle = task.release();
+  detail::PromiseBase& base = handle.promise();
+  EXPECT_EQ(detail::frame_of(base).address(), handle.address());
+  EXPECT_EQ(static_cast<void*>(&base), static_cast<void*>(&handle.promise())) << "PromiseBase is not first";
+  handle.destroy();
+}
+
+TEST(Spawn, FrameOfFindsTheFrameOfAnyPromise) {
+  expect_frame_of_finds_the_frame(void_task());
+  expect_frame_of_finds_the_frame(int_task());
+  expect_frame_of_finds_the_frame(string_task());
+  expect_frame_of_finds_the_frame(wide_task());
+}
+
+// What a sleeping spawned task's frame holds besides the user's locals, and the heap
+// entry of its timer: these sizes make a million sleeping tasks cost under 200 bytes
+// each (bench/loop; docs/design.md has the breakdown).
+TEST(Spawn, TheStateOfASleepingTaskStaysSmall) {
+  EXPECT_LE(sizeof(detail::Promise<void>), 64u);
+  EXPECT_LE(sizeof(detail::SleepAwaiter), 40u);
+  EXPECT_LE(sizeof(detail::LoopTimer), 24u);
+  EXPECT_LE(sizeof(detail::TimerEntry), 16u);
+  EXPECT_LE(sizeof(TaskHandle<void>), sizeof(void*));
 }
 
 Task<void> empty_tasks_are_refused() {

@@ -1,8 +1,13 @@
-// CallbackQueue: order across blocks, batches (what a batch queues waits), a throwing
-// callback (the rest stay first in line), and dropping what never ran.
-#include <concur/loop/detail/callback_queue.hpp>
+// BlockQueue (the loop's CallbackQueue and HandleQueue): order across blocks, batches
+// (what a batch queues waits), a throwing callback (the rest stay first in line),
+// dropping what never ran, and a burst's blocks going as the batch runs.
+#include <concur/loop/detail/block_queue.hpp>
+
+#include <concur/loop/task.hpp>
 
 #include <gtest/gtest.h>
+
+#include <malloc.h>
 
 #include <memory>
 #include <stdexcept>
@@ -82,6 +87,65 @@ TEST(CallbackQueue, CallbacksThatNeverRanAreFreedWithTheQueue) {
     EXPECT_EQ(alive.use_count(), 1001);
   }
   EXPECT_EQ(alive.use_count(), 1);
+}
+
+// Records each entry it runs, and the heap in use when the last one runs.
+struct Probe {
+  std::vector<int> seen;
+  std::size_t heap_at_last = 0;
+  int last = -1;
+};
+Probe probe;
+std::size_t heap_in_use() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+struct RecordInt {
+  void operator()(int& value) const {
+    probe.seen.push_back(value);
+    if (value == probe.last) probe.heap_at_last = heap_in_use();
+  }
+};
+
+TEST(BlockQueue, ABurstsBlocksGoAsTheBatchRunsThem) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizers' allocators do not report to mallinfo2";
+#endif
+  constexpr int kBurst = 1'000'000;  // 4 MB of entries, about 330 blocks
+  probe = Probe{};
+  probe.seen.reserve(kBurst);
+  probe.last = kBurst - 1;
+  BlockQueue<int, RecordInt> queue;
+  const std::size_t before = heap_in_use();
+  for (int i = 0; i < kBurst; ++i) queue.emplace_back(i);
+  EXPECT_GE(heap_in_use() - before, std::size_t{kBurst} * sizeof(int));
+  queue.run_batch();
+  ASSERT_EQ(probe.seen.size(), std::size_t{kBurst});
+  for (int i = 0; i < kBurst; ++i) ASSERT_EQ(probe.seen[static_cast<std::size_t>(i)], i);
+  // While the last entry ran, only its own block and the two kept spares were left.
+  EXPECT_LT(probe.heap_at_last - before, std::size_t{4 * 12 * 1024}) << "consumed blocks were kept";
+}
+
+Task<void> appends(std::vector<int>& order, int value) {
+  order.push_back(value);
+  co_return;
+}
+
+TEST(HandleQueue, ResumesCoroutinesInTheOrderQueued) {
+  std::vector<int> order;
+  std::vector<std::coroutine_handle<>> frames;  // each ends at its final suspend, kept
+  HandleQueue queue;
+  for (int i = 0; i < 3000; ++i) {
+    frames.push_back(appends(order, i).release());
+    queue.emplace_back(frames.back());
+  }
+  queue.run_batch();
+  for (const std::coroutine_handle<> frame : frames) {
+    EXPECT_TRUE(frame.done());
+    frame.destroy();
+  }
+  ASSERT_EQ(order.size(), 3000u);
+  for (int i = 0; i < 3000; ++i) ASSERT_EQ(order[static_cast<std::size_t>(i)], i);
 }
 
 }  // namespace

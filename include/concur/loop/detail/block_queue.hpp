@@ -1,14 +1,18 @@
-// CallbackQueue: the loop's FIFO of ready callbacks (call_soon), in blocks of 512.
-// Growing never copies or moves what is queued, and the memory a burst touches is the
-// burst's own size (a doubling vector touches twice that, and in this machine's VMs the
-// first touch of a page is what a burst of a million call_soon costs). A turn takes
-// what is queued and runs it; blocks it empties are kept (two at most) for the next
-// pushes, so a loop that queues a few callbacks a turn allocates nothing once warm.
+// BlockQueue<T, Run>: the loop's FIFOs of what is ready (resumable coroutines, and
+// call_soon's callbacks), in blocks of about 12 KiB. Growing never copies or moves what
+// is queued, and the memory a burst touches is the burst's own size (a doubling vector
+// touches twice that, and in this machine's VMs the first touch of a page is what a
+// burst of a million call_soon costs). A turn takes what is queued and runs it; each
+// block it empties goes at once (two at most are kept for the next pushes, so a loop
+// that queues a few entries a turn allocates nothing once warm), so a burst of a
+// million spawns leaves no memory behind once it has run.
+// `Run{}(entry)` runs an entry and ends it (the queue then never destroys it).
 // Thread safety: none (the loop's own queue).
 #pragma once
 
 #include <concur/loop/detail/loop_callback.hpp>
 
+#include <coroutine>
 #include <cstddef>
 #include <new>
 #include <utility>
@@ -17,21 +21,22 @@ namespace concur {
 inline namespace v0 {
 namespace detail {
 
-class CallbackQueue {
+template <class T, class Run>
+class BlockQueue {
  public:
-  CallbackQueue() = default;
-  CallbackQueue(const CallbackQueue&) = delete;
-  CallbackQueue& operator=(const CallbackQueue&) = delete;
-  ~CallbackQueue() {
+  BlockQueue() = default;
+  BlockQueue(const BlockQueue&) = delete;
+  BlockQueue& operator=(const BlockQueue&) = delete;
+  ~BlockQueue() {
     drop_all(queued_);
     while (spare_ != nullptr) delete std::exchange(spare_, spare_->next);
   }
 
   template <class F>
-  void emplace_back(F&& callback) {
+  void emplace_back(F&& entry) {
     if (queued_.tail == nullptr || queued_.tail->end == kPerBlock) append_block();
     Block& tail = *queued_.tail;
-    ::new (static_cast<void*>(tail.slot(tail.end))) LoopCallback(std::forward<F>(callback));
+    ::new (static_cast<void*>(tail.slot(tail.end))) T(std::forward<F>(entry));
     ++tail.end;
     ++size_;
   }
@@ -39,7 +44,7 @@ class CallbackQueue {
   bool empty() const noexcept { return size_ == 0; }
   std::size_t size() const noexcept { return size_; }
 
-  // Runs what is queued now, in order; what those callbacks queue waits for the next
+  // Runs what is queued now, in order; what those entries queue waits for the next
   // call. When one throws, the ones after it stay queued, first in line, and the
   // exception propagates.
   void run_batch() {
@@ -49,7 +54,7 @@ class CallbackQueue {
       Block& block = *batch.head;
       while (block.begin < block.end) {
         try {
-          block.slot(block.begin++)->run_and_end();
+          Run{}(*block.slot(block.begin++));
         } catch (...) {
           put_back(batch);
           throw;
@@ -61,14 +66,12 @@ class CallbackQueue {
   }
 
  private:
-  static constexpr std::size_t kPerBlock = 512;
+  static constexpr std::size_t kPerBlock = 12 * 1024 / sizeof(T);
   struct Block {
     Block* next = nullptr;
     std::size_t begin = 0, end = 0;  // the live callbacks are [begin, end)
-    alignas(LoopCallback) unsigned char slots[kPerBlock * sizeof(LoopCallback)];
-    LoopCallback* slot(std::size_t i) noexcept {
-      return std::launder(reinterpret_cast<LoopCallback*>(slots + i * sizeof(LoopCallback)));
-    }
+    alignas(T) unsigned char slots[kPerBlock * sizeof(T)];
+    T* slot(std::size_t i) noexcept { return std::launder(reinterpret_cast<T*>(slots + i * sizeof(T))); }
   };
   struct Chain {
     Block* head = nullptr;
@@ -112,7 +115,7 @@ class CallbackQueue {
   static void drop_all(Chain& chain) noexcept {
     while (chain.head != nullptr) {
       Block* block = std::exchange(chain.head, chain.head->next);
-      for (std::size_t i = block->begin; i < block->end; ++i) block->slot(i)->~LoopCallback();
+      for (std::size_t i = block->begin; i < block->end; ++i) block->slot(i)->~T();
       delete block;
     }
     chain.tail = nullptr;
@@ -123,6 +126,17 @@ class CallbackQueue {
   Block* spare_ = nullptr;
   std::size_t spares_ = 0;
 };
+
+struct RunCallback {
+  void operator()(LoopCallback& callback) const { callback.run_and_end(); }
+};
+struct ResumeHandle {
+  void operator()(std::coroutine_handle<> handle) const noexcept { handle.resume(); }  // a Task never throws out of resume
+};
+
+// call_soon(callback)'s queue, and the queue of coroutines ready to resume.
+using CallbackQueue = BlockQueue<LoopCallback, RunCallback>;
+using HandleQueue = BlockQueue<std::coroutine_handle<>, ResumeHandle>;
 
 }  // namespace detail
 }  // namespace v0
