@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include <malloc.h>
+#include <cstdint>
 
 #include <memory>
 #include <stdexcept>
@@ -89,41 +89,53 @@ TEST(CallbackQueue, CallbacksThatNeverRanAreFreedWithTheQueue) {
   EXPECT_EQ(alive.use_count(), 1);
 }
 
-// Records each entry it runs, and the heap in use when the last one runs.
+// Records each entry it runs, and what the queue holds when the last one runs.
 struct Probe {
   std::vector<int> seen;
-  std::size_t heap_at_last = 0;
+  const BlockQueue<int, struct RecordInt>* queue = nullptr;
+  std::size_t held_at_last = 0;
   int last = -1;
 };
 Probe probe;
-std::size_t heap_in_use() {
-  const struct mallinfo2 info = mallinfo2();
-  return info.uordblks + info.hblkhd;
-}
 struct RecordInt {
   void operator()(int& value) const {
     probe.seen.push_back(value);
-    if (value == probe.last) probe.heap_at_last = heap_in_use();
+    if (value == probe.last) probe.held_at_last = probe.queue->bytes_held();
   }
 };
 
 TEST(BlockQueue, ABurstsBlocksGoAsTheBatchRunsThem) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "the sanitizers' allocators do not report to mallinfo2";
-#endif
-  constexpr int kBurst = 1'000'000;  // 4 MB of entries, about 330 blocks
+  constexpr int kBurst = 1'000'000;  // 4 MB: 2 MiB of small blocks, then huge ones
   probe = Probe{};
   probe.seen.reserve(kBurst);
   probe.last = kBurst - 1;
-  BlockQueue<int, RecordInt> queue;
-  const std::size_t before = heap_in_use();
-  for (int i = 0; i < kBurst; ++i) queue.emplace_back(i);
-  EXPECT_GE(heap_in_use() - before, std::size_t{kBurst} * sizeof(int));
-  queue.run_batch();
-  ASSERT_EQ(probe.seen.size(), std::size_t{kBurst});
-  for (int i = 0; i < kBurst; ++i) ASSERT_EQ(probe.seen[static_cast<std::size_t>(i)], i);
-  // While the last entry ran, only its own block and the two kept spares were left.
-  EXPECT_LT(probe.heap_at_last - before, std::size_t{4 * 12 * 1024}) << "consumed blocks were kept";
+  {
+    BlockQueue<int, RecordInt> queue;
+    probe.queue = &queue;
+    for (int i = 0; i < kBurst; ++i) queue.emplace_back(i);
+    EXPECT_GE(queue.bytes_held(), std::size_t{kBurst} * sizeof(int));
+    EXPECT_LE(queue.bytes_held(), std::size_t{kBurst} * sizeof(int) + 2 * kHugeBlockBytes);
+    queue.run_batch();
+    EXPECT_TRUE(queue.empty());
+    ASSERT_EQ(probe.seen.size(), std::size_t{kBurst});
+    for (int i = 0; i < kBurst; ++i) ASSERT_EQ(probe.seen[static_cast<std::size_t>(i)], i);
+    // While the last entry ran, only its own block and the two kept spares were left.
+    EXPECT_LE(probe.held_at_last, kHugeBlockBytes + 3 * (12 * 1024 + 64)) << "consumed blocks were kept";
+    EXPECT_LE(queue.bytes_held(), 2 * (12 * 1024 + 64)) << "more than two spares kept";
+    for (int round = 0; round < 3; ++round) {  // a second burst after the first
+      for (int i = 0; i < kBurst; ++i) queue.emplace_back(i);
+      queue.run_batch();
+    }
+    EXPECT_EQ(probe.seen.size(), 4u * kBurst);
+  }
+}
+
+TEST(BlockQueue, HugeBlocksAreAlignedToTheirSize) {
+  void* block = map_huge_block();
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % kHugeBlockBytes, 0u);
+  static_cast<unsigned char*>(block)[kHugeBlockBytes - 1] = 1;  // all of it is usable
+  unmap_huge_block(block);
 }
 
 Task<void> appends(std::vector<int>& order, int value) {
