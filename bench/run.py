@@ -26,6 +26,7 @@ PAIRS = [
     ("fib(30)", "BM_ThreadPool_Fib30", "BM_Sequential_Fib30"),
     ("process start->result", "BM_ProcessPool_StartToFirstResult", "PY_ProcessPool_StartToFirstResult"),
     ("process round trip", "BM_ProcessPool_RoundTrip", "PY_ProcessPool_RoundTrip"),
+    ("round trip, 2 busy loops", "BM_ProcessPool_RoundTripUnderLoad", "PY_ProcessPool_RoundTripUnderLoad"),
     ("process tiny task", "BM_ProcessPool_Unbatched100k", "PY_ProcessPool_Unbatched"),
     ("process map chunk 1000", "BM_ProcessPool_Map100kChunk1000", "PY_ProcessPool_Map100kChunk1000"),
     ("process crash->usable", "BM_ProcessPool_CrashToUsablePool", "PY_ProcessPool_CrashToUsablePool"),

@@ -1,12 +1,12 @@
 #include <concur/core/detail/shared_state.hpp>
 
 #include <concur/core/detail/cpu_relax.hpp>
+#include <concur/core/detail/spin_governor.hpp>
 #include <concur/core/this_task.hpp>
 #include <concur/core/unhandled_exception.hpp>
 
 #include "parking_lot.hpp"
 
-#include <sched.h>
 
 #include <algorithm>
 
@@ -154,13 +154,14 @@ bool StateBase::wait_until(Deadline deadline) const {
     helper->try_run_inline(const_cast<StateBase&>(*this));
     if (ready()) return true;
   }
-  const auto spin_end = std::min(Clock::now() + kWaitSpin, deadline.value_or(Clock::time_point::max()));
-  for (unsigned i = 1;; ++i) {
-    if (ready()) return true;
-    cpu_relax();
-    if (i % 64 == 0) {
-      if (Clock::now() >= spin_end) break;
-      ::sched_yield();
+  SpinGovernor& governor = this_thread_spin_governor();
+  const auto start = Clock::now();
+  if (governor.may_poll(start)) {
+    const auto spin_end = std::min(start + kWaitSpin, deadline.value_or(Clock::time_point::max()));
+    for (unsigned i = 1;; ++i) {
+      if (ready()) return true;
+      cpu_relax();
+      if (i % 64 == 0 && (Clock::now() >= spin_end || !governor.yield())) break;
     }
   }
   if (tls_wait_helper == nullptr) return block_until(deadline);

@@ -2,9 +2,9 @@
 // enforces deadlines and stop requests (see pool_core.hpp and docs/design.md).
 #include "pool_core.hpp"
 
+#include <concur/core/detail/spin_governor.hpp>
 #include <concur/core/unhandled_exception.hpp>
 
-#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -80,15 +80,18 @@ void ProcessPoolCore::loop() {
   end_first_launches();
   std::array<epoll_event, 64> events;
   auto spin_until = Clock::now();
+  detail::SpinGovernor& governor = detail::this_thread_spin_governor();
   for (;;) {
     std::vector<Done> done;
-    const bool spinning = Clock::now() < spin_until;
-    if (spinning) ::sched_yield();
+    const bool spinning = Clock::now() < spin_until && governor.yield();
     const int timeout = spinning ? 0 : next_timeout();
     const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
     if (n < 0 && errno != EINTR) throw_errno("epoll_wait in a ProcessPool");
     for (int i = 0; i < n; ++i) handle(events[i].data.u64, events[i].events, done);
-    if (n > 0) spin_until = Clock::now() + kSpin;
+    if (n > 0) {
+      const auto now = Clock::now();
+      if (governor.may_poll(now)) spin_until = now + kSpin;
+    }
     handle_stop_requests(done);
     check_deadlines(done);
     bool finished;

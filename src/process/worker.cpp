@@ -3,11 +3,11 @@
 #include "posix.hpp"
 
 #include <concur/core/detail/cpu_relax.hpp>
+#include <concur/core/detail/spin_governor.hpp>
 #include <concur/process/detail/remote_call.hpp>
 
 #include <cxxabi.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio_ext.h>
 #include <sys/prctl.h>
@@ -94,10 +94,7 @@ class FrameReader {
       }
       ssize_t n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, MSG_DONTWAIT);
       if (n < 0 && errno == EAGAIN) {
-        if (may_spin && Clock::now() < spin_until) {
-          ::sched_yield();
-          continue;
-        }
+        if (may_spin && Clock::now() < spin_until && governor_.may_poll(Clock::now()) && governor_.yield()) continue;
         n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, 0);
       }
       if (n < 0) {
@@ -113,6 +110,7 @@ class FrameReader {
   int fd_;
   std::uint64_t max_frame_;
   std::chrono::nanoseconds spin_{0};
+  detail::SpinGovernor& governor_ = detail::this_thread_spin_governor();
   std::vector<char> buffer_;
   std::size_t size_ = 0;  // bytes buffered
   std::size_t pos_ = 0;   // start of the next frame

@@ -1,0 +1,22 @@
+#include <concur/core/detail/spin_governor.hpp>
+
+#include <sched.h>
+
+namespace concur {
+inline namespace v0 {
+namespace detail {
+
+bool SpinGovernor::yield() noexcept {
+  const Clock::time_point before = Clock::now();
+  ::sched_yield();
+  return note_yield(before, Clock::now());
+}
+
+SpinGovernor& this_thread_spin_governor() noexcept {
+  thread_local SpinGovernor governor;
+  return governor;
+}
+
+}  // namespace detail
+}  // namespace v0
+}  // namespace concur
