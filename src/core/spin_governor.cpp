@@ -9,7 +9,7 @@ namespace detail {
 bool SpinGovernor::yield() noexcept {
   const Clock::time_point before = Clock::now();
   ::sched_yield();
-  return note_yield(before, Clock::now());
+  return note_gap(before, Clock::now());
 }
 
 SpinGovernor& this_thread_spin_governor() noexcept {

@@ -1,6 +1,7 @@
 #include <concur/thread/thread_pool.hpp>
 
 #include <concur/core/detail/cpu_relax.hpp>
+#include <concur/core/detail/spin_governor.hpp>
 #include <concur/core/detail/mutex.hpp>
 #include <concur/core/unhandled_exception.hpp>
 
@@ -277,10 +278,12 @@ class ThreadPoolCore final : public WaitHelper {
   // one itself, a steal that leaves work behind wakes one (find_work).
   bool idle(bool watching) {
     int no_spinner = 0;
-    if (options_.idle_spin.count() > 0 &&
+    detail::SpinGovernor& governor = detail::this_thread_spin_governor();
+    auto last = Clock::now();
+    if (options_.idle_spin.count() > 0 && governor.may_poll(last) &&
         spinners_.compare_exchange_strong(no_spinner, 1, std::memory_order_seq_cst)) {
       if (!watching) inbox_.watch();
-      const auto end = Clock::now() + options_.idle_spin;
+      const auto end = last + options_.idle_spin;
       bool found = false;
       for (unsigned i = 1;; ++i) {
         if (any_queued() || stopping_.load(std::memory_order_relaxed)) {
@@ -288,7 +291,11 @@ class ThreadPoolCore final : public WaitHelper {
           break;
         }
         cpu_relax();
-        if (i % 64 == 0 && Clock::now() >= end) break;
+        if (i % 64 == 0) {  // descheduled meanwhile: another program wants the cores
+          const auto now = Clock::now();
+          if (now >= end || !governor.note_gap(last, now)) break;
+          last = now;
+        }
       }
       spinners_.fetch_sub(1, std::memory_order_seq_cst);
       if (found) return true;

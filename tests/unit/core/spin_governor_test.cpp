@@ -21,15 +21,15 @@ const Clock::time_point t0 = Clock::now();
 TEST(SpinGovernor, AShortYieldKeepsPolling) {
   SpinGovernor governor;
   EXPECT_TRUE(governor.may_poll(t0));
-  EXPECT_TRUE(governor.note_yield(t0, t0 + microseconds(5)));
-  EXPECT_TRUE(governor.note_yield(t0, t0 + SpinGovernor::kDescheduledGap)) << "the bound itself is not a trip";
+  EXPECT_TRUE(governor.note_gap(t0, t0 + microseconds(5)));
+  EXPECT_TRUE(governor.note_gap(t0, t0 + SpinGovernor::kDescheduledGap)) << "the bound itself is not a trip";
   EXPECT_TRUE(governor.may_poll(t0 + microseconds(10)));
 }
 
 TEST(SpinGovernor, ADescheduledYieldStopsPollingForTheShortestQuietPeriod) {
   SpinGovernor governor;
   const auto back = t0 + milliseconds(4);  // a time slice given to another program
-  EXPECT_FALSE(governor.note_yield(t0, back));
+  EXPECT_FALSE(governor.note_gap(t0, back));
   EXPECT_FALSE(governor.may_poll(back));
   EXPECT_FALSE(governor.may_poll(back + SpinGovernor::kMinQuiet - microseconds(1)));
   EXPECT_TRUE(governor.may_poll(back + SpinGovernor::kMinQuiet));
@@ -41,7 +41,7 @@ TEST(SpinGovernor, TripsThatKeepComingDoubleTheQuietPeriodUpToItsBound) {
   auto quiet = Clock::duration(SpinGovernor::kMinQuiet);
   for (int trip = 0; trip < 12; ++trip) {
     const auto back = now + milliseconds(3);
-    EXPECT_FALSE(governor.note_yield(now, back));
+    EXPECT_FALSE(governor.note_gap(now, back));
     EXPECT_FALSE(governor.may_poll(back + quiet - microseconds(1))) << "trip " << trip;
     EXPECT_TRUE(governor.may_poll(back + quiet)) << "trip " << trip;
     now = back + quiet;  // polling resumes on trial and trips again at once
@@ -52,11 +52,11 @@ TEST(SpinGovernor, TripsThatKeepComingDoubleTheQuietPeriodUpToItsBound) {
 
 TEST(SpinGovernor, ATripLongAfterTheLastStartsShortAgain) {
   SpinGovernor governor;
-  EXPECT_FALSE(governor.note_yield(t0, t0 + milliseconds(3)));
-  EXPECT_FALSE(governor.note_yield(t0 + milliseconds(5), t0 + milliseconds(8)));  // soon: 4 ms quiet
+  EXPECT_FALSE(governor.note_gap(t0, t0 + milliseconds(3)));
+  EXPECT_FALSE(governor.note_gap(t0 + milliseconds(5), t0 + milliseconds(8)));  // soon: 4 ms quiet
   EXPECT_FALSE(governor.may_poll(t0 + milliseconds(11)));
   const auto later = t0 + std::chrono::seconds(5);  // a calm stretch in between
-  EXPECT_FALSE(governor.note_yield(later, later + milliseconds(3)));
+  EXPECT_FALSE(governor.note_gap(later, later + milliseconds(3)));
   EXPECT_TRUE(governor.may_poll(later + milliseconds(3) + SpinGovernor::kMinQuiet));
 }
 

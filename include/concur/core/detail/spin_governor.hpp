@@ -8,8 +8,8 @@
 // would have been woken with preemption. Measured here with two busy loops beside a
 // ProcessPool: a 4 ms round trip, against Python's 178 us.
 //
-// So a poller times the yields it makes between polls: one that gives the CPU back only
-// after kDescheduledGap turns polling off for this thread for a quiet period, during
+// So a poller times the yields it makes between polls (or the polls themselves): a gap
+// over kDescheduledGap turns polling off for this thread for a quiet period, during
 // which it sleeps at once, as a plain blocking wait would; polling then resumes on
 // trial. A busy machine also deschedules a poller now and then when nothing else is
 // wrong (here: a few times a second, for 0.3-4.5 ms), so the quiet period starts short
@@ -42,8 +42,9 @@ class SpinGovernor {
   // the same core can run. False, and no polling for a quiet period, when the CPU came
   // back only after kDescheduledGap: the caller then stops polling and sleeps.
   bool yield() noexcept;
-  // The same test for a yield the caller timed itself.
-  bool note_yield(Clock::time_point before, Clock::time_point after) noexcept {
+  // The same test for the time between two polls that the caller timed itself (a
+  // poller that does not yield is descheduled between two polls, not in a yield).
+  bool note_gap(Clock::time_point before, Clock::time_point after) noexcept {
     if (after - before <= kDescheduledGap) return true;
     const bool again = after - quiet_until_ < 2 * quiet_;  // soon after the last quiet period
     quiet_ = again ? std::min<Clock::duration>(2 * quiet_, kMaxQuiet) : Clock::duration(kMinQuiet);
