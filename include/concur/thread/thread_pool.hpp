@@ -50,7 +50,8 @@ struct ThreadPoolOptions {
   std::function<void()> initializer;
   // Receives submit/start/finish events; shared with the caller.
   std::shared_ptr<Observer> observer;
-  // How long one idle worker polls for work before it sleeps; zero never spins.
+  // How long one idle worker polls for work before it sleeps; zero never spins. It also
+  // stops (for a while) when it finds itself descheduled: another program wants the cores.
   std::chrono::microseconds idle_spin{50};
 };
 
