@@ -83,14 +83,15 @@ void ProcessPoolCore::loop() {
   detail::SpinGovernor& governor = detail::this_thread_spin_governor();
   for (;;) {
     std::vector<Done> done;
-    const bool spinning = Clock::now() < spin_until && governor.yield();
+    const auto now = Clock::now();
+    const bool spinning = now < spin_until && governor.may_poll(now) && governor.yield();
     const int timeout = spinning ? 0 : next_timeout();
     const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
     if (n < 0 && errno != EINTR) throw_errno("epoll_wait in a ProcessPool");
     for (int i = 0; i < n; ++i) handle(events[i].data.u64, events[i].events, done);
     if (n > 0) {
-      const auto now = Clock::now();
-      if (governor.may_poll(now)) spin_until = now + kSpin;
+      const auto after = Clock::now();
+      if (governor.may_poll(after)) spin_until = after + kSpin;
     }
     handle_stop_requests(done);
     check_deadlines(done);

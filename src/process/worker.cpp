@@ -94,7 +94,8 @@ class FrameReader {
       }
       ssize_t n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, MSG_DONTWAIT);
       if (n < 0 && errno == EAGAIN) {
-        if (may_spin && Clock::now() < spin_until && governor_.may_poll(Clock::now()) && governor_.yield()) continue;
+        const auto now = Clock::now();
+        if (may_spin && now < spin_until && governor_.may_poll(now) && governor_.yield()) continue;
         n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, 0);
       }
       if (n < 0) {

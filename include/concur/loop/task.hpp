@@ -117,7 +117,7 @@ struct TaskContext {
 
 class PromiseBase {
  public:
-  PromiseBase() noexcept {}  // NOLINT: the union starts with `continuation` in use
+  PromiseBase() noexcept {}  // user-provided: a union member (TaskContext) has a non-trivial one
   PromiseBase(const PromiseBase&) = delete;
   PromiseBase& operator=(const PromiseBase&) = delete;
 

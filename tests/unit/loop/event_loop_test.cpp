@@ -3,6 +3,7 @@
 #include <concur/loop/event_loop.hpp>
 
 #include <concur/loop/await_future.hpp>
+#include <concur/loop/event.hpp>
 #include <concur/loop/run.hpp>
 #include <concur/loop/sleep.hpp>
 #include <concur/loop/spawn.hpp>
@@ -101,6 +102,8 @@ Task<void> ping(std::string& trace, char c) {
 struct FireRecorder {
   std::vector<int> order;
   detail::OwnedTimer* first = nullptr;
+  std::size_t expected = 0;
+  Event all_fired;
 };
 
 Task<std::vector<int>> fire_equal_deadlines() {
@@ -115,13 +118,15 @@ Task<std::vector<int>> fire_equal_deadlines() {
     timers[i].fire = [](detail::LoopTimer& timer) noexcept {
       auto& r = *static_cast<FireRecorder*>(detail::OwnedTimer::owner_of(timer));
       r.order.push_back(static_cast<int>(&static_cast<detail::OwnedTimer&>(timer) - r.first));
+      if (r.order.size() == r.expected) r.all_fired.set();
     };
     loop.add_timer(timers[i]);
   }
   loop.remove_timer(timers[100]);
   loop.remove_timer(timers[300]);
   loop.remove_timer(timers[300]);  // twice: no effect
-  while (recorder.order.size() < 608) co_await sleep(1ms);
+  recorder.expected = timers.size() - 2;
+  co_await recorder.all_fired.wait();
   co_return recorder.order;
 }
 
