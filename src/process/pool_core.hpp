@@ -91,6 +91,9 @@ struct Slot {
 
   // Tasks sent, in order; the front one runs. Each holds the queue's reference.
   std::deque<ProcessTaskBase*> in_flight;
+  // Stopping for a cancelled or timed-out head, whose result came in before the signal
+  // landed: the task the worker runs when it dies is innocent and goes back in line.
+  bool stop_target_ended = false;
   std::size_t sent = 0;
   std::uint64_t last_result = 0;  // when it last reported, in the pool's result count
   Clock::time_point head_started;

@@ -363,6 +363,7 @@ void ProcessPoolCore::on_result(Slot& slot, std::string_view body, std::vector<D
     }
     task = slot.in_flight.front();
     slot.in_flight.pop_front();
+    if (task->abandoned && slot.phase == Slot::Phase::stopping) slot.stop_target_ended = true;
     slot.last_result = ++results_;
     const Clock::duration took = Clock::now() - slot.head_started;
     slot.mean_task = slot.mean_task == Clock::duration::max() ? took
@@ -456,7 +457,9 @@ void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<
   if (slot.stderr_read) read_stderr(slot);
   std::lock_guard lock(mutex_);
   std::deque<ProcessTaskBase*> unstarted;
-  const bool head_ran = slot.phase != Slot::Phase::retiring;  // a retiring worker ran them all
+  // A retiring worker ran them all; one stopped for a task that had already ended was
+  // killed running a task that did nothing wrong.
+  const bool head_ran = slot.phase != Slot::Phase::retiring && !slot.stop_target_ended;
   for (std::size_t i = 0; i < slot.in_flight.size(); ++i) {
     ProcessTaskBase* task = slot.in_flight[i];
     if (task->abandoned) {
@@ -493,6 +496,7 @@ void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<
   slot.stderr_read.reset();
   slot.pidfd.reset();
   slot.phase = Slot::Phase::empty;
+  slot.stop_target_ended = false;
   slot.eof = false;
   slot.head_deadline.reset();
   slot.kill_deadline.reset();

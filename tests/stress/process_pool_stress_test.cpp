@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -74,6 +75,43 @@ TEST(ProcessPoolStress, KilledWorkersCostOnlyTheTasksTheyRan) {
     }
   }
   EXPECT_LE(died, 2 * (n / 2000 + 1)) << "at most the running task of each killed worker";
+}
+
+// Busy for `us` microseconds, then returns it.
+int busy_for(int us) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  while (std::chrono::steady_clock::now() < end) {
+  }
+  return us;
+}
+
+// Cancelling a running task stops its worker. When the task ends just before the signal
+// lands, the worker dies running the task queued behind it, which did nothing wrong: it
+// goes back in line and runs again, never failing with WorkerDied. The cancels here
+// land all around the first task's end, so some hit that window.
+TEST(ProcessPoolStress, ACancelThatArrivesAsItsTaskEndsSparesTheNextTask) {
+  test::NoLeaks no_leaks;
+  ProcessPool pool(1);
+  (void)pool.submit(twice, 0).get();
+  const std::size_t rounds = test::scaled(300);
+  int cancelled = 0;
+  for (std::size_t round = 0; round < rounds; ++round) {
+    Future<int> first = pool.submit(busy_for, 300);
+    Future<int> next = pool.submit(twice, static_cast<int>(round));
+    busy_for(150 + static_cast<int>(round % 40) * 10);  // 150-540 us: before, at and after its end
+    (void)first.cancel();  // running: false, and its worker is stopped
+    try {
+      EXPECT_EQ(next.get(), 2 * static_cast<int>(round)) << "round " << round;
+    } catch (const WorkerDied& e) {
+      ADD_FAILURE() << "round " << round << ": the task behind a cancelled one died: " << e.what();
+    }
+    try {
+      EXPECT_EQ(first.get(), 300);
+    } catch (const CancelledError&) {
+      ++cancelled;
+    }
+  }
+  EXPECT_GT(cancelled, 0) << "no cancel reached a running task: the test tested nothing";
 }
 
 }  // namespace
