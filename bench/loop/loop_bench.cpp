@@ -184,12 +184,25 @@ double process_cpu_seconds(int pid) {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
-// Round trips per second, and the counter server_cpu_us: the server's CPU time per
-// round trip (what the server itself costs, apart from the shared client and kernel).
-void count_echo(benchmark::State& state, long round_trips, double server_cpu) {
+// CPU seconds the calling thread has used (the client's: it runs the loop of echo_load).
+double client_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// Round trips per second, and the counters server_cpu_us and client_cpu_us: the CPU time
+// per round trip of the server and of the client (one thread, the same for every server,
+// and mostly the kernel's TCP work). client_bound_per_s = 1 / client_cpu_us is the most
+// round trips per second that this client can drive, however cheap the server: a ratio
+// between two servers' throughputs cannot exceed that over the slower one's.
+void count_echo(benchmark::State& state, long round_trips, double server_cpu, double client_cpu) {
   state.SetItemsProcessed(round_trips);
   state.SetBytesProcessed(round_trips * 2048);
-  state.counters["server_cpu_us"] = server_cpu * 1e6 / static_cast<double>(round_trips);
+  const auto per_round_trip = [&](double seconds) { return seconds * 1e6 / static_cast<double>(round_trips); };
+  state.counters["server_cpu_us"] = per_round_trip(server_cpu);
+  state.counters["client_cpu_us"] = per_round_trip(client_cpu);
+  state.counters["client_bound_per_s"] = client_cpu > 0 ? static_cast<double>(round_trips) / client_cpu : 0;
 }
 
 void BM_Echo_Concur(benchmark::State& state) {
@@ -197,8 +210,10 @@ void BM_Echo_Concur(benchmark::State& state) {
   const long connections = state.range(0);
   const long rounds = 20'000 / connections;
   const double cpu_before = server.cpu_seconds();
+  const double client_before = client_cpu_seconds();
   for (auto _ : state) concur::run(echo_load(server.port(), connections, rounds));
-  count_echo(state, state.iterations() * connections * rounds, server.cpu_seconds() - cpu_before);
+  count_echo(state, state.iterations() * connections * rounds, server.cpu_seconds() - cpu_before,
+             client_cpu_seconds() - client_before);
 }
 BENCHMARK(BM_Echo_Concur)->Arg(1)->Arg(100)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -222,8 +237,10 @@ concur::Task<void> uvloop_echo(benchmark::State& state) {
   const long connections = state.range(0);
   const long rounds = 20'000 / connections;
   const double cpu_before = process_cpu_seconds(server.pid());
+  const double client_before = client_cpu_seconds();
   for (auto _ : state) co_await echo_load(port, connections, rounds);
-  count_echo(state, state.iterations() * connections * rounds, process_cpu_seconds(server.pid()) - cpu_before);
+  count_echo(state, state.iterations() * connections * rounds, process_cpu_seconds(server.pid()) - cpu_before,
+             client_cpu_seconds() - client_before);
   server.stdin_pipe().close();  // the server exits at the end of its stdin
   co_await server.wait();
 }
