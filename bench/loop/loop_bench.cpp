@@ -121,6 +121,13 @@ concur::Task<void> echo_handler(concur::Stream s) {
 }
 
 // concur's echo server on its own thread and loop (the uvloop server has its process).
+// The reading of a CPU-time clock, in seconds; 0 if it cannot be read.
+double cpu_seconds_of(clockid_t clock) {
+  timespec t{};
+  if (clock_gettime(clock, &t) != 0) return 0;
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
 class ConcurEchoServer {
  public:
   ConcurEchoServer() {
@@ -140,10 +147,8 @@ class ConcurEchoServer {
   // CPU seconds the server thread has used.
   double cpu_seconds() const {
     clockid_t clock{};
-    timespec t{};
     if (pthread_getcpuclockid(const_cast<std::thread&>(thread_).native_handle(), &clock) != 0) return 0;
-    clock_gettime(clock, &t);
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+    return cpu_seconds_of(clock);
   }
   ~ConcurEchoServer() {
     loop_->call_soon_threadsafe([this] {
@@ -179,17 +184,12 @@ concur::Task<void> echo_load(std::uint16_t port, long connections, long rounds) 
 // CPU seconds a process has used (the uvloop server's).
 double process_cpu_seconds(int pid) {
   clockid_t clock{};
-  timespec t{};
-  if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &t) != 0) return 0;
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+  if (clock_getcpuclockid(pid, &clock) != 0) return 0;
+  return cpu_seconds_of(clock);
 }
 
 // CPU seconds the calling thread has used (the client's: it runs the loop of echo_load).
-double client_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
+double client_cpu_seconds() { return cpu_seconds_of(CLOCK_THREAD_CPUTIME_ID); }
 
 // Round trips per second, and the counters server_cpu_us and client_cpu_us: the CPU time
 // per round trip of the server and of the client (one thread, the same for every server,
