@@ -7,7 +7,6 @@
 
 #include "parking_lot.hpp"
 
-
 #include <algorithm>
 
 namespace concur {

@@ -8,6 +8,7 @@ namespace detail {
 
 bool SpinGovernor::yield() noexcept {
   const Clock::time_point before = Clock::now();
+  if (!may_poll(before)) return false;
   ::sched_yield();
   return note_gap(before, Clock::now());
 }

@@ -83,8 +83,7 @@ void ProcessPoolCore::loop() {
   detail::SpinGovernor& governor = detail::this_thread_spin_governor();
   for (;;) {
     std::vector<Done> done;
-    const auto now = Clock::now();
-    const bool spinning = now < spin_until && governor.may_poll(now) && governor.yield();
+    const bool spinning = Clock::now() < spin_until && governor.yield();
     const int timeout = spinning ? 0 : next_timeout();
     const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
     if (n < 0 && errno != EINTR) throw_errno("epoll_wait in a ProcessPool");

@@ -94,8 +94,7 @@ class FrameReader {
       }
       ssize_t n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, MSG_DONTWAIT);
       if (n < 0 && errno == EAGAIN) {
-        const auto now = Clock::now();
-        if (may_spin && now < spin_until && governor_.may_poll(now) && governor_.yield()) continue;
+        if (may_spin && Clock::now() < spin_until && governor_.yield()) continue;
         n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, 0);
       }
       if (n < 0) {

@@ -39,8 +39,9 @@ class SpinGovernor {
   // Whether polling may start now.
   bool may_poll(Clock::time_point now) const noexcept { return now >= quiet_until_; }
   // Yields the CPU once (sched_yield), as a poller does between polls so that a peer on
-  // the same core can run. False, and no polling for a quiet period, when the CPU came
-  // back only after kDescheduledGap: the caller then stops polling and sleeps.
+  // the same core can run. False when the caller should stop polling and sleep: during
+  // a quiet period (without yielding), or when the CPU came back only after
+  // kDescheduledGap, which starts one.
   bool yield() noexcept;
   // The same test for the time between two polls that the caller timed itself (a
   // poller that does not yield is descheduled between two polls, not in a yield).
