@@ -130,8 +130,9 @@ struct ClientCore final : concur::detail::LoopResource {
       if (message->msg != CURLMSG_DONE) continue;
       CURL* easy = message->easy_handle;
       const CURLcode result = message->data.result;
-      InFlight* request = nullptr;
-      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &request);
+      Transfer* transfer = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &transfer);
+      auto* request = static_cast<InFlight*>(transfer->user);
       curl_multi_remove_handle(multi, easy);  // `message` is gone after this
       request->result = result;
       request->done = true;
@@ -298,22 +299,25 @@ Task<Response> perform(std::shared_ptr<ClientCore> core, std::string method, std
   InFlight request;
   request.transfer = core->take_transfer();
   InFlightGuard guard{*core, request};
-  request.transfer->configure(std::move(method), std::move(url), std::move(body), options);
-  curl_easy_setopt(request.transfer->easy(), CURLOPT_PRIVATE, &request);
-  curl_easy_setopt(request.transfer->easy(), CURLOPT_OPENSOCKETFUNCTION, &ClientCore::on_open_socket);
-  curl_easy_setopt(request.transfer->easy(), CURLOPT_OPENSOCKETDATA, core.get());
-  curl_easy_setopt(request.transfer->easy(), CURLOPT_CLOSESOCKETFUNCTION, &ClientCore::on_close_socket);
-  curl_easy_setopt(request.transfer->easy(), CURLOPT_CLOSESOCKETDATA, core.get());
-  if (const CURLMcode code = curl_multi_add_handle(core->multi, request.transfer->easy()); code != CURLM_OK) {
-    throw HttpError("concur::http: " + request.transfer->what() + ": " + curl_multi_strerror(code),
+  Transfer& transfer = *request.transfer;
+  if (transfer.configure(std::move(method), std::move(url), std::move(body), options)) {
+    // A handle of this client's: it keeps these until configure() resets it.
+    curl_easy_setopt(transfer.easy(), CURLOPT_OPENSOCKETFUNCTION, &ClientCore::on_open_socket);
+    curl_easy_setopt(transfer.easy(), CURLOPT_OPENSOCKETDATA, core.get());
+    curl_easy_setopt(transfer.easy(), CURLOPT_CLOSESOCKETFUNCTION, &ClientCore::on_close_socket);
+    curl_easy_setopt(transfer.easy(), CURLOPT_CLOSESOCKETDATA, core.get());
+  }
+  transfer.user = &request;
+  if (const CURLMcode code = curl_multi_add_handle(core->multi, transfer.easy()); code != CURLM_OK) {
+    throw HttpError("concur::http: " + transfer.what() + ": " + curl_multi_strerror(code),
                     static_cast<int>(code));
   }
   guard.added = true;
   ++core->in_flight;
   co_await request.waiter.wait(LoopClock::duration::max());
   request.waiter.throw_if_interrupted("concur::http::Client");  // cancelled: the guard aborts it
-  core->connections_opened += static_cast<std::size_t>(request.transfer->connections_opened());
-  co_return request.transfer->finish(request.result);
+  core->connections_opened += static_cast<std::size_t>(transfer.connections_opened());
+  co_return transfer.finish(request.result);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include <concur/http/response.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <stdexcept>
@@ -21,34 +22,43 @@ Headers::Headers(std::initializer_list<Field> fields) {
   for (const auto& [name, value] : fields) add(name, value);
 }
 
-Headers Headers::parse(std::string block) {
-  if (block.size() > std::numeric_limits<std::uint32_t>::max()) {
-    throw std::length_error("concur::http::Headers: a header block over 4 GiB");
-  }
+Headers Headers::parse(std::string_view block) {
   Headers headers;
-  headers.text_ = std::move(block);
-  headers.entries_.reserve(16);
-  const std::string_view text(headers.text_);
-  const auto is_blank = [](char c) { return c == ' ' || c == '\t'; };
-  for (std::size_t at = 0; at < text.size();) {
-    std::size_t end = text.find('\n', at);
-    if (end == std::string_view::npos) end = text.size();
-    const std::size_t next = end + 1;
-    if (end > at && text[end - 1] == '\r') --end;
-    const std::size_t colon = text.substr(at, end - at).find(':');
-    if (colon != std::string_view::npos) {
-      std::size_t name_end = at + colon, value_at = name_end + 1;
-      while (name_end > at && is_blank(text[name_end - 1])) --name_end;
-      std::size_t name_at = at;
-      while (name_at < name_end && is_blank(text[name_at])) ++name_at;
-      while (value_at < end && is_blank(text[value_at])) ++value_at;
-      while (end > value_at && is_blank(text[end - 1])) --end;
-      headers.entries_.push_back({static_cast<std::uint32_t>(name_at), static_cast<std::uint32_t>(name_end - name_at),
-                                  static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(end - value_at)});
-    }
-    at = next;
+  headers.reserve(16, block.size());
+  while (!block.empty()) {
+    const std::size_t end = block.find('\n');
+    headers.add_line(block.substr(0, end));
+    block.remove_prefix(end == std::string_view::npos ? block.size() : end + 1);
   }
   return headers;
+}
+
+void Headers::add_line(std::string_view line) {
+  std::size_t end = line.size();
+  if (end > 0 && line[end - 1] == '\n') --end;
+  if (end > 0 && line[end - 1] == '\r') --end;
+  const char* const text = line.data();
+  const auto* colon = static_cast<const char*>(std::memchr(text, ':', end));
+  if (colon == nullptr) return;
+  const auto is_blank = [](char c) { return c == ' ' || c == '\t'; };
+  std::size_t name_at = 0, name_end = static_cast<std::size_t>(colon - text), value_at = name_end + 1;
+  while (name_end > 0 && is_blank(text[name_end - 1])) --name_end;
+  while (name_at < name_end && is_blank(text[name_at])) ++name_at;
+  while (value_at < end && is_blank(text[value_at])) ++value_at;
+  while (end > value_at && is_blank(text[end - 1])) --end;
+
+  const std::size_t at = text_.size();
+  if (end > std::numeric_limits<std::uint32_t>::max() - at) {
+    throw std::length_error("concur::http::Headers: more than 4 GiB of header fields");
+  }
+  text_.append(text, end);
+  try {
+    entries_.push_back({static_cast<std::uint32_t>(at + name_at), static_cast<std::uint32_t>(name_end - name_at),
+                        static_cast<std::uint32_t>(at + value_at), static_cast<std::uint32_t>(end - value_at)});
+  } catch (...) {
+    text_.resize(at);
+    throw;
+  }
 }
 
 std::optional<std::string_view> Headers::get(std::string_view name) const noexcept {

@@ -70,7 +70,6 @@ Transfer::~Transfer() {
 
 void Transfer::reset() {
   response_ = Response();
-  header_block_.clear();
   body_reserved_ = false;
   body_too_large_ = false;
   error_[0] = '\0';
@@ -85,7 +84,7 @@ bool same_options(const RequestOptions& a, const RequestOptions& b) {
 }
 }  // namespace
 
-void Transfer::configure(std::string method, std::string url, std::string body, const RequestOptions& options) {
+bool Transfer::configure(std::string method, std::string url, std::string body, const RequestOptions& options) {
   if (url.empty()) throw std::invalid_argument("concur::http: an empty URL");
   if (has_line_break(url)) throw std::invalid_argument("concur::http: a URL with a line break: '" + url + "'");
   if (!is_token(method)) throw std::invalid_argument("concur::http: not an HTTP method: '" + method + "'");
@@ -110,9 +109,11 @@ void Transfer::configure(std::string method, std::string url, std::string body, 
   // curl_easy_reset and two dozen options cost more than the rest of a request's own
   // work in libcurl.
   if (configured_ && method == method_ && body.empty() && request_body_.empty() && same_options(options, last_options_)) {
-    url_ = std::move(url);
-    set(easy_, CURLOPT_URL, url_.c_str());
-    return;
+    if (url != url_) {  // libcurl keeps the URL it copied
+      url_ = std::move(url);
+      set(easy_, CURLOPT_URL, url_.c_str());
+    }
+    return false;
   }
   curl_easy_reset(easy_);
   configured_ = false;
@@ -174,6 +175,7 @@ void Transfer::configure(std::string method, std::string url, std::string body, 
   }
   last_options_ = options;
   configured_ = true;
+  return true;
 }
 
 std::size_t Transfer::on_body(char* data, std::size_t size, std::size_t count, void* self) noexcept {
@@ -204,18 +206,19 @@ std::size_t Transfer::on_body(char* data, std::size_t size, std::size_t count, v
   return n;
 }
 
-// Collects the header lines as they come, for Headers::parse at the end: one append a
-// line here (libcurl calls this for every line of every response of the transfer).
+// Adds each header line to the response as it comes (libcurl calls this for every line
+// of every response of the transfer; a status line starts a new response).
 std::size_t Transfer::on_header(char* data, std::size_t size, std::size_t count, void* self) noexcept {
   auto* t = static_cast<Transfer*>(self);
   const std::size_t n = size * count;
   const std::string_view line(data, n);
+  Headers& headers = t->response_.headers;
   try {
     if (line.starts_with("HTTP/")) {  // a new response: after a redirect, or 100 Continue
-      t->header_block_.clear();
-      t->header_block_.reserve(512);
-    } else if (line != "\r\n" && line != "\n") {
-      t->header_block_.append(line);
+      headers.clear();
+      headers.reserve(16, 512);
+    } else {
+      headers.add_line(line);
     }
   } catch (...) {
     return 0;
@@ -238,7 +241,6 @@ Response Transfer::finish(CURLcode result) {
   const char* effective = nullptr;
   curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &effective);
   response_.status = static_cast<int>(status);
-  response_.headers = Headers::parse(std::move(header_block_));
   response_.url = effective != nullptr ? effective : url_;
   return std::move(response_);
 }

@@ -32,13 +32,17 @@ class Transfer {
   Transfer& operator=(const Transfer&) = delete;
 
   // std::invalid_argument for an empty URL, an empty or malformed method, negative
-  // redirects or a zero body limit.
-  void configure(std::string method, std::string url, std::string body, const RequestOptions& options);
+  // redirects or a zero body limit. True when it reset the handle: options the caller
+  // sets on it itself (socket callbacks) must then be set again.
+  bool configure(std::string method, std::string url, std::string body, const RequestOptions& options);
   // Forgets the last request's response. The handle keeps its options, its connection
   // and its DNS and TLS session caches: a next request with the same method and options
-  // and no body only changes the URL (configure() resets the handle otherwise).
+  // and no body only changes the URL, if that (configure() resets the handle otherwise).
   void reset();
   CURL* easy() const noexcept { return easy_; }
+  // The handle's CURLOPT_PRIVATE is this Transfer; `user` is what its user ties to it
+  // (the loop client: the waiting request). Not owned.
+  void* user = nullptr;
 
   // The response for `result`, or throws the error that describes it.
   Response finish(CURLcode result);
@@ -56,7 +60,6 @@ class Transfer {
   curl_slist* request_headers_ = nullptr;
   std::string method_, url_, request_body_;
   Response response_;
-  std::string header_block_;  // the final response's header lines, parsed at the end
   bool body_reserved_ = false;
   std::size_t max_body_ = 0;
   bool body_too_large_ = false;

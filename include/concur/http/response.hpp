@@ -38,9 +38,11 @@ class CONCUR_EXPORT Headers {
   Headers() = default;
   Headers(std::initializer_list<Field> fields);
   // The fields of a header block: "Name: value" lines ended by "\r\n" or "\n", the
-  // value trimmed of spaces and tabs; a line without a colon is skipped. The block
-  // becomes the storage: no field is copied.
-  static Headers parse(std::string block);
+  // name and value trimmed of spaces and tabs; a line without a colon is skipped.
+  static Headers parse(std::string_view block);
+  // Adds the field of one such line (its line end optional), as parse() does; a line
+  // without a colon adds nothing. For lines that arrive one at a time (libcurl's).
+  void add_line(std::string_view line);
 
   // The first value of `name` (case-insensitive), or nullopt.
   std::optional<std::string_view> get(std::string_view name) const noexcept;
@@ -53,7 +55,11 @@ class CONCUR_EXPORT Headers {
     text_.clear();
     entries_.clear();
   }
-  void reserve(std::size_t n) { entries_.reserve(n); }
+  // Room for `fields` fields of `text_bytes` bytes of names and values in all.
+  void reserve(std::size_t fields, std::size_t text_bytes = 0) {
+    entries_.reserve(fields);
+    text_.reserve(text_bytes);
+  }
 
   // The same fields in the same order (names compared exactly).
   bool operator==(const Headers& other) const noexcept;

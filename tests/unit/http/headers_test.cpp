@@ -68,7 +68,7 @@ TEST(Headers, EqualMeansTheSameFieldsInTheSameOrder) {
   EXPECT_NE(a, (Headers{{"A", "1"}}));
 }
 
-TEST(Headers, ParseReadsABlockOfLinesInPlace) {
+TEST(Headers, ParseReadsABlockOfLines) {
   const Headers h = Headers::parse(
       "Content-Type: text/html; charset=utf-8\r\n"
       "X-Spaces: \t  padded value \t\r\n"
@@ -89,6 +89,28 @@ TEST(Headers, ParseReadsABlockOfLinesInPlace) {
   more.add("B", "2");  // adding to a parsed block goes on as usual
   more.set("a", "3");
   EXPECT_EQ(flatten(more), (std::vector<std::string>{"B=2", "a=3"}));
+}
+
+TEST(Headers, AddLineTakesTheLinesOfABlockOneAtATimeAsParseDoes) {
+  const std::vector<std::string> lines{"Content-Type: text/html\r\n", "X-Spaces: \t  padded value \t\r\n",
+                                       "X-Empty:\r\n",                 "not a field\r\n",
+                                       "Location: http://h/a:b\n",      "\r\n",
+                                       "Set-Cookie: a=1",                " Padded-Name : v\r\n"};
+  std::string block;
+  Headers one_by_one;
+  for (const std::string& line : lines) {
+    block += line;
+    if (!line.ends_with('\n')) block += "\n";  // parse() needs the line end between lines
+    one_by_one.add_line(line);
+  }
+  EXPECT_EQ(one_by_one, Headers::parse(block));
+  EXPECT_EQ(flatten(one_by_one), (std::vector<std::string>{"Content-Type=text/html", "X-Spaces=padded value", "X-Empty=",
+                                                           "Location=http://h/a:b", "Set-Cookie=a=1", "Padded-Name=v"}));
+  one_by_one.add("A", "1");  // adding by name and value after lines goes on as usual
+  one_by_one.add_line("B: 2\r\n");
+  EXPECT_EQ(one_by_one.get("a"), "1");
+  EXPECT_EQ(one_by_one.get("b"), "2");
+  EXPECT_EQ(one_by_one.size(), 8u);
 }
 
 }  // namespace
