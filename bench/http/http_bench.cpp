@@ -21,7 +21,9 @@
 #include <curl/curl.h>
 
 #include <signal.h>
+#include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -167,6 +169,65 @@ void BM_Http_CurlMulti(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kRequests);
 }
 BENCHMARK(BM_Http_CurlMulti)->Arg(10)->Arg(100)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// ---- concur against raw libcurl, paired ------------------------------------------------------
+// The two clients in turn, `kPairs` times, the order swapped every pair. Counters: the
+// median, lowest and highest of the pairs' throughput ratios (concur / raw, wall-clock),
+// and the median ratio of the CPU the two spent (raw's CPU / concur's: above 1 when
+// concur spends less). On a machine whose speed drifts over seconds these are the
+// steadier figures: both halves of a pair see nearly the same machine, where the two
+// benchmarks above run a minute apart; and CPU time does not count waits for a core.
+constexpr int kPairs = 10;
+
+struct Spent {
+  double wall_s, cpu_s;
+};
+
+Spent spent_on(const auto& run) {
+  const auto cpu_now = [] {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);  // this process: the client, not nginx
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+  };
+  const double cpu_start = cpu_now();
+  const auto start = std::chrono::steady_clock::now();
+  run();
+  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), cpu_now() - cpu_start};
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+void BM_Http_ConcurOverCurlMulti_Paired(benchmark::State& state) {
+  if (!usable(state)) return;
+  const std::string url = file_url();
+  const long concurrency = state.range(0);
+  const auto concur_run = [&] { concur::run(fetch_concurrently(url, kRequests, concurrency)); };
+  const auto raw_run = [&] { fetch_with_curl_multi(url, kRequests, concurrency); };
+  std::vector<double> wall_ratios, cpu_ratios;
+  for (auto _ : state) {
+    for (int pair = 0; pair < kPairs; ++pair) {
+      Spent concur_spent{}, raw_spent{};
+      if (pair % 2 == 0) {
+        concur_spent = spent_on(concur_run);
+        raw_spent = spent_on(raw_run);
+      } else {
+        raw_spent = spent_on(raw_run);
+        concur_spent = spent_on(concur_run);
+      }
+      wall_ratios.push_back(raw_spent.wall_s / concur_spent.wall_s);  // requests/s are 1/seconds
+      cpu_ratios.push_back(raw_spent.cpu_s / concur_spent.cpu_s);
+    }
+  }
+  state.counters["ratio_median"] = median_of(wall_ratios);
+  state.counters["ratio_low"] = *std::min_element(wall_ratios.begin(), wall_ratios.end());
+  state.counters["ratio_high"] = *std::max_element(wall_ratios.begin(), wall_ratios.end());
+  state.counters["cpu_ratio_median"] = median_of(cpu_ratios);
+  state.SetItemsProcessed(state.iterations() * kPairs * 2 * kRequests);
+}
+BENCHMARK(BM_Http_ConcurOverCurlMulti_Paired)->Arg(10)->Arg(100)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // ---- concur's blocking client on a ThreadPool (the peer of requests on threads) -------------
 void BM_Http_ThreadPool(benchmark::State& state) {
