@@ -70,6 +70,7 @@ Transfer::~Transfer() {
 
 void Transfer::reset() {
   response_ = Response();
+  user = nullptr;
   body_reserved_ = false;
   body_too_large_ = false;
   error_[0] = '\0';

@@ -35,7 +35,7 @@ class Transfer {
   // redirects or a zero body limit. True when it reset the handle: options the caller
   // sets on it itself (socket callbacks) must then be set again.
   bool configure(std::string method, std::string url, std::string body, const RequestOptions& options);
-  // Forgets the last request's response. The handle keeps its options, its connection
+  // Forgets the last request's response and user. The handle keeps its options, its connection
   // and its DNS and TLS session caches: a next request with the same method and options
   // and no body only changes the URL, if that (configure() resets the handle otherwise).
   void reset();
