@@ -15,13 +15,13 @@
 #include <concur/net/subprocess.hpp>
 #include <concur/thread/thread_pool.hpp>
 
+#include "../cpu_time.hpp"
 #include "support/nginx.hpp"  // tests/support: the nginx the HTTP tests use
 
 #include <benchmark/benchmark.h>
 #include <curl/curl.h>
 
 #include <signal.h>
-#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -184,11 +184,8 @@ struct Spent {
 };
 
 Spent spent_on(const auto& run) {
-  const auto cpu_now = [] {
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);  // this process: the client, not nginx
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-  };
+  // This process: the client, not nginx.
+  const auto cpu_now = [] { return concur::bench::cpu_seconds_of(CLOCK_PROCESS_CPUTIME_ID); };
   const double cpu_start = cpu_now();
   const auto start = std::chrono::steady_clock::now();
   run();

@@ -10,6 +10,8 @@
 #include <concur/net/server.hpp>
 #include <concur/net/subprocess.hpp>
 
+#include "../cpu_time.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <malloc.h>
@@ -121,12 +123,7 @@ concur::Task<void> echo_handler(concur::Stream s) {
 }
 
 // concur's echo server on its own thread and loop (the uvloop server has its process).
-// The reading of a CPU-time clock, in seconds; 0 if it cannot be read.
-double cpu_seconds_of(clockid_t clock) {
-  timespec t{};
-  if (clock_gettime(clock, &t) != 0) return 0;
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
+using concur::bench::cpu_seconds_of;
 
 class ConcurEchoServer {
  public:
