@@ -12,6 +12,7 @@
 
 #include "launcher.hpp"
 #include "posix.hpp"
+#include "result_ring.hpp"
 #include "worker.hpp"
 
 #include <atomic>
@@ -38,6 +39,10 @@ namespace detail {
 inline constexpr std::size_t kPrefetch = 2;
 inline constexpr std::size_t kDeepPrefetch = 16;
 inline constexpr auto kShortTask = std::chrono::microseconds(100);
+// A worker's result ring holds at most one entry per task sent to it (and, briefly, the
+// result of a task sent while the manager had not yet popped the entry before).
+static_assert(2 * kDeepPrefetch * ResultRing::kMaxEntry <= ResultRing::kCapacity,
+              "a worker's result ring must hold the results of every task sent ahead to it");
 // How long the manager and an idle worker poll before they block: a round trip then
 // pays no wake-up (8-23 us on the machines we measured). So a task for an idle worker
 // goes to the one that went idle last: it is the one still polling.
@@ -77,7 +82,11 @@ struct Slot {
   std::string where;  // "worker process <pid>", for error messages
   Fd channel, stderr_read, pidfd;
 
-  // Read side (manager thread only).
+  // Read side (manager thread only). The result ring comes with `hello` (ring_fd until
+  // then); it stays mapped until the worker's exit is handled.
+  Fd ring_fd;
+  std::optional<ResultRing> ring;
+  std::string ring_scratch;
   std::vector<char> in;
   std::size_t in_size = 0;
   std::string stderr_tail;
@@ -134,6 +143,12 @@ class ProcessPoolCore final : public StopSink {
   void launch(Slot& slot, std::vector<Done>& done);
   void adopt(LaunchedWorker worker);
   void read_channel(Slot& slot, std::vector<Done>& done);
+  // Handles the results in a worker's ring up to a result_on_channel entry, which it
+  // takes (and says so) when given `took_placeholder`: a result from the channel is
+  // next. Returns how many entries it handled.
+  std::size_t drain_ring(Slot& slot, std::vector<Done>& done, bool* took_placeholder = nullptr);
+  std::size_t drain_rings(std::vector<Done>& done);
+  void ring_error(Slot& slot, std::string message);
   void read_stderr(Slot& slot);
   void process_frame(Slot& slot, std::string_view body, std::vector<Done>& done);
   void on_result(Slot& slot, std::string_view body, std::vector<Done>& done);

@@ -84,11 +84,27 @@ void ProcessPoolCore::loop() {
   for (;;) {
     std::vector<Done> done;
     const bool spinning = Clock::now() < spin_until && governor.yield();
-    const int timeout = spinning ? 0 : next_timeout();
+    std::size_t drained = drain_rings(done);
+    int timeout = spinning || drained > 0 ? 0 : next_timeout();  // results in hand: no wait
+    // About to block: the workers are told to wake us, and the rings read once more
+    // for results published before they saw it (result_ring.hpp).
+    const bool blocking = timeout != 0;
+    if (blocking) {
+      for (Slot& slot : slots_) {
+        if (slot.ring) slot.ring->set_reader_sleeps(true);
+      }
+      drained = drain_rings(done);
+      if (drained > 0) timeout = 0;
+    }
     const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
     if (n < 0 && errno != EINTR) throw_errno("epoll_wait in a ProcessPool");
+    if (blocking) {
+      for (Slot& slot : slots_) {
+        if (slot.ring) slot.ring->set_reader_sleeps(false);
+      }
+    }
     for (int i = 0; i < n; ++i) handle(events[i].data.u64, events[i].events, done);
-    if (n > 0) spin_until = Clock::now() + kSpin;  // the governor's quiet period still wins
+    if (n > 0 || drained > 0) spin_until = Clock::now() + kSpin;  // the governor's quiet period still wins
     handle_stop_requests(done);
     check_deadlines(done);
     bool finished;
@@ -163,7 +179,10 @@ void ProcessPoolCore::handle(std::uint64_t data, std::uint32_t events, std::vect
         std::lock_guard lock(mutex_);
         flush_locked(slot);
       }
-      if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) read_channel(slot, done);
+      if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
+        read_channel(slot, done);
+        drain_ring(slot, done);  // a wake frame, or a worker's end
+      }
       break;
     case Source::stderr_pipe:
       read_stderr(slot);
@@ -204,6 +223,8 @@ void ProcessPoolCore::adopt(LaunchedWorker worker) {
   slot.eof = false;
   slot.write_closed = false;
   slot.in_size = 0;
+  slot.ring_fd.reset();
+  slot.ring.reset();
   slot.stderr_tail.clear();
   slot.protocol_error.clear();
   slot.sent = 0;
@@ -235,8 +256,16 @@ void ProcessPoolCore::adopt(LaunchedWorker worker) {
 void ProcessPoolCore::read_channel(Slot& slot, std::vector<Done>& done) {
   for (;;) {
     if (slot.in.size() - slot.in_size < 65536) slot.in.resize(slot.in_size + 65536);
-    const ssize_t n = ::read(slot.channel.get(), slot.in.data() + slot.in_size,
-                             slot.in.size() - slot.in_size);
+    char* const to = slot.in.data() + slot.in_size;
+    const std::size_t room = slot.in.size() - slot.in_size;
+    ssize_t n;
+    if (!slot.ring && !slot.ring_fd) {  // the result ring comes with `hello`
+      std::vector<Fd> fds;
+      n = read_with_fds(slot.channel.get(), to, room, fds, 1);
+      if (!fds.empty()) slot.ring_fd = std::move(fds.front());
+    } else {
+      n = ::read(slot.channel.get(), to, room);
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (n == 0 || (errno != EAGAIN)) {  // end-of-file: the worker exits or closed it
@@ -294,6 +323,8 @@ void ProcessPoolCore::process_frame(Slot& slot, std::string_view body, std::vect
     Decoder decoder(body.substr(1));
     switch (kind) {
       case FrameKind::hello: {
+        if (!slot.ring_fd) throw SerializationError("its hello came without a result ring");
+        slot.ring.emplace(ResultRing::open(std::move(slot.ring_fd)));
         std::lock_guard lock(mutex_);
         slot.hello = true;
         slot.start_deadline.reset();
@@ -321,8 +352,17 @@ void ProcessPoolCore::process_frame(Slot& slot, std::string_view body, std::vect
                      done);
         return;
       }
-      case FrameKind::result:
+      case FrameKind::result: {  // too large for the ring, which says where it goes
+        bool in_place = false;
+        drain_ring(slot, done, &in_place);
+        if (!in_place) {
+          if (!slot.protocol_error.empty()) return;  // the ring was malformed: already stopping
+          throw SerializationError("a result on the channel without its place in the result ring");
+        }
         on_result(slot, body, done);
+        return;
+      }
+      case FrameKind::wake:  // the ring is read after the channel
         return;
       case FrameKind::protocol_error: {
         std::string message;
@@ -337,7 +377,54 @@ void ProcessPoolCore::process_frame(Slot& slot, std::string_view body, std::vect
     slot.protocol_error = "concur::ProcessPool: a malformed frame from " + where(slot) + ": " + e.what();
   } catch (const SerializationError& e) {
     slot.protocol_error = "concur::ProcessPool: a malformed frame from " + where(slot) + ": " + e.what();
+  } catch (const Error& e) {  // its result ring cannot be mapped
+    slot.protocol_error = "concur::ProcessPool: " + where(slot) + ": " + e.what();
   }
+  std::lock_guard lock(mutex_);
+  stop_worker_locked(slot);
+}
+
+std::size_t ProcessPoolCore::drain_ring(Slot& slot, std::vector<Done>& done, bool* took_placeholder) {
+  std::size_t handled = 0;
+  try {
+    while (slot.ring) {
+      const auto body = slot.ring->peek(slot.ring_scratch);
+      if (!body) break;
+      const auto kind = static_cast<FrameKind>((*body)[0]);
+      if (kind == FrameKind::result_on_channel) {
+        if (took_placeholder == nullptr) break;  // that result's turn comes with its frame
+        slot.ring->pop();
+        *took_placeholder = true;
+        return handled + 1;
+      }
+      if (kind != FrameKind::result) {
+        throw SerializationError("a frame of kind " + std::to_string(static_cast<int>(kind)));
+      }
+      on_result(slot, *body, done);  // the payload is decoded before pop() frees its bytes
+      slot.ring->pop();
+      ++handled;
+    }
+  } catch (const cereal::Exception& e) {
+    ring_error(slot, e.what());
+  } catch (const SerializationError& e) {
+    ring_error(slot, e.what());
+  }
+  return handled;
+}
+
+std::size_t ProcessPoolCore::drain_rings(std::vector<Done>& done) {
+  std::size_t handled = 0;
+  for (Slot& slot : slots_) {
+    if (slot.ring) handled += drain_ring(slot, done);
+  }
+  return handled;
+}
+
+// What the worker's ring holds can no longer be trusted: the worker is stopped, and the
+// task it held fails with the reason.
+void ProcessPoolCore::ring_error(Slot& slot, std::string message) {
+  slot.protocol_error = "concur::ProcessPool: a malformed result ring from " + where(slot) + ": " + message;
+  slot.ring.reset();
   std::lock_guard lock(mutex_);
   stop_worker_locked(slot);
 }
@@ -450,6 +537,7 @@ void ProcessPoolCore::break_locked(std::string reason, std::vector<Done>& done) 
 
 void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<Done>& done) {
   if (slot.channel && !slot.eof) read_channel(slot, done);  // results sent before it died
+  drain_ring(slot, done);  // and published
   if (slot.stderr_read) read_stderr(slot);
   std::lock_guard lock(mutex_);
   std::deque<ProcessTaskBase*> unstarted;
@@ -491,6 +579,8 @@ void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<
   slot.channel.reset();
   slot.stderr_read.reset();
   slot.pidfd.reset();
+  slot.ring_fd.reset();
+  slot.ring.reset();
   slot.phase = Slot::Phase::empty;
   slot.stop_target_ended = false;
   slot.eof = false;

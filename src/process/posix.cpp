@@ -97,31 +97,42 @@ bool send_with_fds(int socket, std::string_view bytes, std::span<const int> fds)
   }
 }
 
-std::string receive_with_fds(int socket, std::vector<Fd>& fds, std::size_t max_fds) {
-  std::string bytes(4096, '\0');
-  iovec io{bytes.data(), bytes.size()};
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * max_fds));
+ssize_t read_with_fds(int socket, char* out, std::size_t size, std::vector<Fd>& fds, std::size_t max_fds) noexcept {
+  iovec io{out, size};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
   msghdr message{};
   message.msg_iov = &io;
   message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  ssize_t n;
-  do {
-    n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) throw_errno("recvmsg from the fork server");
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
-       header = CMSG_NXTHDR(&message, header)) {
+  message.msg_control = control;
+  message.msg_controllen = CMSG_SPACE(sizeof(int) * std::min<std::size_t>(max_fds, 4));
+  const ssize_t n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+  if (n < 0) return n;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
     if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
       const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (std::size_t i = 0; i < count; ++i) {
         int fd;
         std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
-        fds.emplace_back(fd);
+        Fd owned(fd);  // closed unless kept
+        if (fds.size() < max_fds) {
+          try {
+            fds.push_back(std::move(owned));
+          } catch (...) {  // out of memory: the fd is closed, as one over the limit
+          }
+        }
       }
     }
   }
+  return n;
+}
+
+std::string receive_with_fds(int socket, std::vector<Fd>& fds, std::size_t max_fds) {
+  std::string bytes(4096, '\0');
+  ssize_t n;
+  do {
+    n = read_with_fds(socket, bytes.data(), bytes.size(), fds, max_fds);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) throw_errno("recvmsg from the fork server");
   bytes.resize(static_cast<std::size_t>(n));
   return bytes;
 }

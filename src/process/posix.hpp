@@ -57,6 +57,9 @@ bool read_exact(int fd, char* out, std::size_t size);
 // bytes of one message. receive: an empty string at end-of-file.
 bool send_with_fds(int socket, std::string_view bytes, std::span<const int> fds) noexcept;
 std::string receive_with_fds(int socket, std::vector<Fd>& fds, std::size_t max_fds);
+// One recvmsg into `out` (as read(2), for a non-blocking socket too), keeping up to
+// `max_fds` (at most 4) attached fds in `fds` and closing any others.
+ssize_t read_with_fds(int socket, char* out, std::size_t size, std::vector<Fd>& fds, std::size_t max_fds) noexcept;
 
 // pidfds (Linux >= 5.3).
 Fd pidfd_open(pid_t pid);

@@ -1,6 +1,7 @@
 #include "worker.hpp"
 
 #include "posix.hpp"
+#include "result_ring.hpp"
 
 #include <concur/core/detail/cpu_relax.hpp>
 #include <concur/core/detail/spin_governor.hpp>
@@ -8,6 +9,7 @@
 
 #include <cxxabi.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio_ext.h>
 #include <sys/prctl.h>
@@ -137,6 +139,36 @@ std::string make_frame(FrameKind kind, const Fields&... fields) {
   return frame;
 }
 
+// Where the manager reads a result: the ring, or, for a frame too large for it, the
+// channel behind a placeholder in the ring (result_ring.hpp).
+class ResultSender {
+ public:
+  ResultSender(int channel, ResultRing& ring)
+      : channel_(channel),
+        ring_(ring),
+        wake_(make_frame(FrameKind::wake)),
+        on_channel_(make_frame(FrameKind::result_on_channel)) {}
+
+  void send(const std::string& frame) noexcept {
+    if (frame.size() <= ResultRing::kMaxEntry) {
+      write_to_ring(frame);
+      if (ring_.reader_sleeps()) send_or_exit(channel_, wake_);
+    } else {
+      write_to_ring(on_channel_);
+      send_or_exit(channel_, frame);
+    }
+  }
+
+ private:
+  void write_to_ring(std::string_view frame) noexcept {
+    while (!ring_.try_write(frame)) ::sched_yield();  // a full ring: see result_ring.hpp
+  }
+
+  int channel_;
+  ResultRing& ring_;
+  const std::string wake_, on_channel_;
+};
+
 void apply_config(const WorkerConfig& config) {
   ::prctl(PR_SET_NAME, config.name.substr(0, 15).c_str());
   for (const auto& [name, value] : config.environment) ::setenv(name.c_str(), value.c_str(), 1);
@@ -208,7 +240,13 @@ bool run_task(std::string_view body, std::string& out, const WorkerConfig& confi
 
 void run_worker(int channel) noexcept {
   try {
-    send_or_exit(channel, make_frame(FrameKind::hello, static_cast<std::int32_t>(::getpid())));
+    ResultRing ring = ResultRing::create();
+    const int ring_fd = ring.fd().get();
+    if (!send_with_fds(channel, make_frame(FrameKind::hello, static_cast<std::int32_t>(::getpid())),
+                       std::span<const int>(&ring_fd, 1))) {
+      leave(0);  // the parent is gone
+    }
+    ring.fd().reset();  // the mapping stays
     FrameReader reader(channel, 1 << 20);
     WorkerConfig config;
     {
@@ -235,6 +273,7 @@ void run_worker(int channel) noexcept {
     send_or_exit(channel, make_frame(FrameKind::ready));
     std::uint64_t tasks_done = 0;
     std::string out;
+    ResultSender results(channel, ring);
     while (const auto body = reader.next()) {
       if (static_cast<FrameKind>((*body)[0]) != FrameKind::task) {
         throw SerializationError("concur worker: expected a task frame, got kind " +
@@ -243,7 +282,7 @@ void run_worker(int channel) noexcept {
       out.clear();
       const bool retiring = run_task(*body, out, config, tasks_done);
       std::fflush(stdout);
-      send_or_exit(channel, out);
+      results.send(out);
       if (retiring) leave(0);
     }
     leave(0);

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
@@ -82,6 +83,31 @@ int crash_once(std::string marker) {
   const int fd = ::open(marker.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
   if (fd >= 0) std::raise(SIGKILL);
   return 7;
+}
+
+// Overwrites this worker's result ring's write position with nonsense, as a stray
+// write from a buggy task could.
+int corrupt_result_ring() {
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("/memfd:concur-results") == std::string::npos) continue;
+    auto* published = reinterpret_cast<std::uint64_t*>(std::stoull(line.substr(0, line.find('-')), nullptr, 16));
+    *published = std::uint64_t{1} << 40;
+    return 1;
+  }
+  return 0;
+}
+
+TEST(ProcessFaults, ACorruptedResultRingFailsItsTaskWithASerializationError) {
+  test::NoLeaks no_leaks;
+  ProcessPool pool(1);
+  try {
+    (void)pool.submit(corrupt_result_ring).get();
+    ADD_FAILURE() << "a result came through a corrupted ring";
+  } catch (const SerializationError& e) {
+    EXPECT_NE(std::string(e.what()).find("result ring"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(pool.submit(square, 7).get(), 49) << "a replacement worker takes over";
 }
 
 TEST(ProcessFaults, SegfaultFailsOnlyItsTaskWithTheSignalAndStderrTail) {

@@ -150,6 +150,26 @@ TEST_P(StartMethods, MapKeepsInputOrderAcrossChunks) {
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(out[i], i * i);
 }
 
+// Results over ResultRing::kMaxEntry (4 KiB) travel on the channel, the others in the ring.
+std::string letters(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
+
+TEST_P(StartMethods, ResultsTooLargeForTheResultRingKeepTheirOrderAmongSmallOnes) {
+  test::NoLeaks no_leaks;
+  ProcessPool pool(2, options());
+  const auto size_of = [](int i) { return i % 3 == 0 ? 5000 + i : i % 50; };
+  std::vector<int> sizes(300);
+  for (int i = 0; i < 300; ++i) sizes[i] = size_of(i);
+  std::vector<Future<std::string>> futures;
+  for (int n : sizes) futures.push_back(pool.submit(letters, n));
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(futures[i].get().size(), static_cast<std::size_t>(sizes[i])) << i;
+  int i = 0;
+  for (const std::string& s : pool.map(letters, sizes, {.chunksize = 1})) {
+    EXPECT_EQ(s.size(), static_cast<std::size_t>(sizes[i])) << i;
+    ++i;
+  }
+  EXPECT_EQ(i, 300);
+}
+
 TEST_P(StartMethods, WorkersGetOneBlasThreadAndTheirNames) {
   ProcessPool pool(1, options());
   EXPECT_EQ(pool.submit(environment_variable, std::string("OPENBLAS_NUM_THREADS")).get(), "1");

@@ -1,5 +1,7 @@
 // The worker side of the channel, driven by hand: malformed, oversized and forged
 // frames get an error answer (or a protocol_error and a clean exit), never a crash.
+#include "process/posix.hpp"
+#include "process/result_ring.hpp"
 #include "process/worker.hpp"
 
 #include <concur/process/detail/remote_call.hpp>
@@ -13,7 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
+#include <cstring>
 #include <string>
+#include <vector>
 
 namespace concur {
 namespace {
@@ -21,6 +26,7 @@ namespace {
 using detail::FrameKind;
 
 int add_one(int x) { return x + 1; }
+std::string letters(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
 
 class WorkerChannel : public testing::Test {
  protected:
@@ -34,7 +40,13 @@ class WorkerChannel : public testing::Test {
     }
     ::close(fds[1]);
     fd_ = fds[0];
-    ASSERT_EQ(read_frame()[0], static_cast<char>(FrameKind::hello));
+    std::vector<detail::Fd> ring_fd;
+    const std::string hello = detail::receive_with_fds(fd_, ring_fd, 1);
+    ASSERT_GT(hello.size(), detail::kFrameHeader);
+    ASSERT_EQ(hello[detail::kFrameHeader], static_cast<char>(FrameKind::hello));
+    ASSERT_EQ(ring_fd.size(), 1u) << "the hello frame carries the result ring";
+    ring_.emplace(detail::ResultRing::open(std::move(ring_fd.front())));
+    ring_->set_reader_sleeps(true);  // so each result in the ring comes with a wake frame
     detail::WorkerConfig config;
     config.name = "protocol-test";
     config.max_frame = 1 << 16;
@@ -73,9 +85,24 @@ class WorkerChannel : public testing::Test {
     if (::recv(fd_, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size())) return {};
     return body;
   }
+  // The next result frame's body: from the ring after the wake frame the worker sends
+  // (the reader says it sleeps), or from the channel where the ring says so.
+  std::string read_result_body() {
+    const std::string wake = read_frame();
+    EXPECT_EQ(wake[0], static_cast<char>(FrameKind::wake));
+    std::string scratch;
+    const auto body = ring_->peek(scratch);
+    if (!body) {
+      ADD_FAILURE() << "a wake frame without a result in the ring";
+      return {};
+    }
+    std::string result(*body);
+    ring_->pop();
+    return result;
+  }
   // A result's status and its message (for error statuses).
   std::pair<detail::ResultStatus, std::string> read_result() {
-    const std::string body = read_frame();
+    const std::string body = read_result_body();
     EXPECT_EQ(body[0], static_cast<char>(FrameKind::result));
     const auto status = static_cast<detail::ResultStatus>(body[1 + 8]);
     std::string message;
@@ -88,6 +115,7 @@ class WorkerChannel : public testing::Test {
 
   pid_t pid_ = -1;
   int fd_ = -1;
+  std::optional<detail::ResultRing> ring_;
   int exit_code_ = -1;
   int expected_exit_ = 0;
 };
@@ -100,11 +128,40 @@ TEST_F(WorkerChannel, RunsAWellFormedTask) {
         detail::put(archive, 41);
       });
   send(task);
-  const std::string body = read_frame();
+  const std::string body = read_result_body();
   ASSERT_EQ(body[0], static_cast<char>(FrameKind::result));
   EXPECT_EQ(static_cast<detail::ResultStatus>(body[9]), detail::ResultStatus::value);
   detail::Decoder decoder(std::string_view(body).substr(11));
   EXPECT_EQ(detail::take<int>(decoder.archive()), 42);
+}
+
+TEST_F(WorkerChannel, AResultTooLargeForTheRingComesOnTheChannelBehindItsPlaceInTheRing) {
+  std::string task;
+  for (std::uint64_t id : {1, 2}) {
+    detail::encode_task<&detail::remote_entry<std::string (*)(int), std::string, int>>(
+        task, id, [&](auto& archive) {
+          detail::put_callable<std::string (*)(int)>(archive, &letters);
+          detail::put(archive, id == 1 ? static_cast<int>(detail::ResultRing::kMaxEntry) : 3);
+        });
+  }
+  send(task);  // both at once
+  // The large one: a placeholder in the ring (no wake: the frame itself wakes), then the frame.
+  const std::string large = read_frame();
+  ASSERT_EQ(large[0], static_cast<char>(FrameKind::result));
+  EXPECT_GT(large.size(), detail::ResultRing::kMaxEntry - detail::kFrameHeader);
+  std::string scratch;
+  const auto placeholder = ring_->peek(scratch);
+  ASSERT_TRUE(placeholder.has_value());
+  EXPECT_EQ((*placeholder)[0], static_cast<char>(FrameKind::result_on_channel));
+  ring_->pop();
+  // The small one after it, in the ring.
+  const std::string small = read_result_body();
+  ASSERT_EQ(small[0], static_cast<char>(FrameKind::result));
+  std::uint64_t id = 0;
+  std::memcpy(&id, small.data() + 1, sizeof id);
+  EXPECT_EQ(id, 2u);
+  detail::Decoder decoder(std::string_view(small).substr(11));
+  EXPECT_EQ(detail::take<std::string>(decoder.archive()), "xxx");
 }
 
 TEST_F(WorkerChannel, RefusesAnEntryOutsideTheModulesCode) {

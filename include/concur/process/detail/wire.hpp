@@ -53,11 +53,13 @@ inline constexpr std::size_t kFrameHeader = 8;
 enum class FrameKind : std::uint8_t {
   config = 1,       // parent -> worker, first: initializer, limits
   task = 2,         // parent -> worker: id, entry, payload
-  hello = 3,        // worker -> parent: entered the worker loop
+  hello = 3,        // worker -> parent: entered the worker loop; carries its result ring's fd
   ready = 4,        // worker -> parent: initializer done
   init_failed = 5,  // worker -> parent: the initializer threw (type, message)
-  result = 6,       // worker -> parent: id, status, retiring, payload
+  result = 6,       // worker -> parent (in the result ring, or on the channel): id, status, retiring, payload
   protocol_error = 7,  // worker -> parent: a frame it could not read; it exits next
+  result_on_channel = 8,  // worker -> parent, in the result ring: this result is on the channel
+  wake = 9,               // worker -> parent: results wait in the ring (the manager was blocking)
 };
 
 enum class ResultStatus : std::uint8_t {
