@@ -1,9 +1,11 @@
 // The worker process's side of a ProcessPool: the loop that reads task frames, runs
 // them and writes results, and the set-up of a freshly forked or spawned worker.
 //
-// Protocol on the channel (process/detail/wire.hpp frames): the worker sends `hello`,
-// receives `config`, runs the initializer and sends `ready` or `init_failed`; then, for
-// each `task`, one `result`, strictly in order. A frame it cannot read gets a
+// Protocol on the channel (process/detail/wire.hpp frames): the worker sends `hello`
+// with its result ring's fd attached, receives `config`, runs the initializer and sends
+// `ready` or `init_failed`; then, for each `task`, one `result`, strictly in order, in
+// the result ring (result_ring.hpp; with a `wake` frame on the channel when the manager
+// blocks) or, when larger than a ring entry, on the channel behind a placeholder. A frame it cannot read gets a
 // `protocol_error` and the worker exits with kProtocolExit. End-of-file on the channel
 // ends the worker with status 0; so does a result marked retiring.
 #pragma once
