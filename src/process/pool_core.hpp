@@ -12,7 +12,7 @@
 
 #include "launcher.hpp"
 #include "posix.hpp"
-#include "result_ring.hpp"
+#include "frame_ring.hpp"
 #include "worker.hpp"
 
 #include <atomic>
@@ -39,14 +39,20 @@ namespace detail {
 inline constexpr std::size_t kPrefetch = 2;
 inline constexpr std::size_t kDeepPrefetch = 16;
 inline constexpr auto kShortTask = std::chrono::microseconds(100);
-// A worker's result ring holds at most one entry per task sent to it (and, briefly, the
-// result of a task sent while the manager had not yet popped the entry before).
-static_assert(2 * kDeepPrefetch * ResultRing::kMaxEntry <= ResultRing::kCapacity,
-              "a worker's result ring must hold the results of every task sent ahead to it");
+// A worker's task ring holds at most one entry per task sent to it, and so does its
+// result ring (and, briefly, the result of a task sent while the manager had not yet
+// popped the entry before).
+static_assert(2 * kDeepPrefetch * FrameRing::kMaxEntry <= FrameRing::kCapacity,
+              "a worker's rings must hold the frames of every task sent ahead to it");
 // How long the manager and an idle worker poll before they block: a round trip then
 // pays no wake-up (8-23 us on the machines we measured). So a task for an idle worker
 // goes to the one that went idle last: it is the one still polling.
 inline constexpr auto kSpin = std::chrono::microseconds(50);
+// While results flow, the manager polls its fds every kTurnsPerPoll turns of its loop,
+// and takes the pool's lock when something came in, or at least every kLockedTurnEvery
+// (for the deadlines, which count in milliseconds).
+inline constexpr unsigned kTurnsPerPoll = 16;
+inline constexpr auto kLockedTurnEvery = std::chrono::milliseconds(1);
 // Deaths before `ready` in a row that break the pool.
 inline constexpr unsigned kStartAttempts = 3;
 // The tail of a worker's stderr kept for WorkerDied.
@@ -82,21 +88,25 @@ struct Slot {
   std::string where;  // "worker process <pid>", for error messages
   Fd channel, stderr_read, pidfd;
 
-  // Read side (manager thread only). The result ring comes with `hello` (ring_fd until
-  // then); it stays mapped until the worker's exit is handled.
-  Fd ring_fd;
-  std::optional<ResultRing> ring;
+  // Read side (manager thread only). The rings come with `hello` (ring_fds until then)
+  // and stay mapped until the worker's exit is handled; the task ring is written under
+  // the pool's mutex (send_task_locked).
+  std::vector<Fd> ring_fds;
+  std::optional<FrameRing> task_ring, result_ring;
   std::string ring_scratch;
   std::vector<char> in;
   std::size_t in_size = 0;
   std::string stderr_tail;
   std::string protocol_error;
 
-  // Write side (under the pool's mutex).
+  // Write side (under the pool's mutex): frames for the channel (the config, tasks too
+  // large for the task ring, wake frames).
   std::string config;
   std::deque<std::string_view> out;
   std::size_t out_offset = 0;
   bool watching_writes = false;
+  std::uint32_t woken = 0;  // the worker's last sleep a wake frame was sent for
+  bool task_ring_full = false;  // a worker that scribbled over its ring's positions
 
   // Tasks sent, in order; the front one runs. Each holds the queue's reference.
   std::deque<ProcessTaskBase*> in_flight;
@@ -143,27 +153,36 @@ class ProcessPoolCore final : public StopSink {
   void launch(Slot& slot, std::vector<Done>& done);
   void adopt(LaunchedWorker worker);
   void read_channel(Slot& slot, std::vector<Done>& done);
-  // Handles the results in a worker's ring up to a result_on_channel entry, which it
-  // takes (and says so) when given `took_placeholder`: a result from the channel is
-  // next. Returns how many entries it handled.
-  std::size_t drain_ring(Slot& slot, std::vector<Done>& done, bool* took_placeholder = nullptr);
-  std::size_t drain_rings(std::vector<Done>& done);
-  void ring_error(Slot& slot, std::string message);
+  // Results (pool_results.cpp). drain_ring copies the results in a worker's ring into
+  // arrived_, up to an on_channel entry, which it takes (and says so) when given
+  // `took_placeholder`: a result from the channel is next. Returns how many entries it
+  // took. settle_locked matches what arrived to the workers' tasks; deliver_arrived then
+  // decodes and publishes them, outside the lock; settle does both. on_result handles one
+  // result from a channel, after settle.
+  std::size_t drain_ring(Slot& slot, bool* took_placeholder = nullptr);
+  std::size_t drain_rings();
+  void settle_locked();
+  void deliver_arrived(std::vector<Done>& done);
+  void settle(std::vector<Done>& done);
+  void on_result(Slot& slot, std::string_view body, std::vector<Done>& done);
+  // Throws SerializationError when the worker was not running that task.
+  ProcessTaskBase* accept_result_locked(Slot& slot, std::string_view body, Clock::time_point now);
+  void deliver(const Slot& slot, ProcessTaskBase& task, std::string_view body, std::vector<Done>& done);
+  void ring_error_locked(Slot& slot, std::string message);
   void read_stderr(Slot& slot);
   void process_frame(Slot& slot, std::string_view body, std::vector<Done>& done);
-  void on_result(Slot& slot, std::string_view body, std::vector<Done>& done);
   void on_exit(Slot& slot, const ExitStatus& status, std::vector<Done>& done);
-  void check_deadlines(std::vector<Done>& done);
-  void handle_stop_requests(std::vector<Done>& done);
   bool finished_locked();
 
   // Under mutex_.
-  // Assigns queued tasks to workers. A frame goes out at once to an idle worker; frames
-  // behind a running task wait in the slot's buffer until flush_all, which the manager
-  // passes once per loop turn: one sendmsg then carries many frames.
-  enum class Flush { idle_only, flush_all };
-  void dispatch_locked(Flush flush);
+  void check_deadlines_locked(std::vector<Done>& done);
+  void handle_stop_requests_locked(std::vector<Done>& done);
+  // Assigns queued tasks to workers, writing them into their task rings. False when the
+  // worker's ring was full: the worker is stopped.
+  void dispatch_locked();
+  bool send_task_locked(Slot& slot, ProcessTaskBase& task);
   void flush_locked(Slot& slot);
+  void flush_all_locked();  // once per turn of the manager
   void head_started_locked(Slot& slot);
   void stop_worker_locked(Slot& slot);
   void break_locked(std::string reason, std::vector<Done>& done);
@@ -200,6 +219,17 @@ class ProcessPoolCore final : public StopSink {
   std::uint64_t results_ = 0;                    // guarded; results received so far
   // When the manager's epoll_wait returns by itself; guarded, set by next_timeout().
   Clock::time_point manager_wakes_at_ = Clock::time_point::max();
+
+  // Results read from the rings and not yet published, with their frames' bytes; a
+  // turn of the manager settles them together (manager thread only).
+  struct Arrived {
+    Slot* slot;
+    std::size_t offset;  // of its frame's body in arrived_bytes_
+    std::size_t size;
+    ProcessTaskBase* task = nullptr;  // once settled
+  };
+  std::vector<Arrived> arrived_;
+  std::string arrived_bytes_;
 
   std::mutex join_mutex_;
   std::atomic<bool> first_launches_done_{false};  // the constructor waits for it

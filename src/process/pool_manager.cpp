@@ -79,40 +79,61 @@ void ProcessPoolCore::loop() {
   }
   end_first_launches();
   std::array<epoll_event, 64> events;
+  std::vector<Done> done;
   auto spin_until = Clock::now();
+  auto locked_turn_at = spin_until;  // when a turn holds the lock even if nothing came in
+  unsigned turns_unpolled = 0;
   detail::SpinGovernor& governor = detail::this_thread_spin_governor();
   for (;;) {
-    std::vector<Done> done;
     const bool spinning = Clock::now() < spin_until && governor.yield();
-    std::size_t drained = drain_rings(done);
+    std::size_t drained = drain_rings();
     int timeout = spinning || drained > 0 ? 0 : next_timeout();  // results in hand: no wait
     // About to block: the workers are told to wake us, and the rings read once more
-    // for results published before they saw it (result_ring.hpp).
+    // for results published before they saw it (frame_ring.hpp).
     const bool blocking = timeout != 0;
     if (blocking) {
       for (Slot& slot : slots_) {
-        if (slot.ring) slot.ring->set_reader_sleeps(true);
+        if (slot.result_ring) slot.result_ring->set_reader_sleeps(true);
       }
-      drained = drain_rings(done);
+      drained = drain_rings();
       if (drained > 0) timeout = 0;
     }
-    const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
-    if (n < 0 && errno != EINTR) throw_errno("epoll_wait in a ProcessPool");
+    // While results flow, the fds are polled every kTurnsPerPoll turns: epoll_wait is a
+    // system call, reading the rings is not.
+    int n = 0;
+    if (blocking || drained == 0 || ++turns_unpolled >= kTurnsPerPoll) {
+      turns_unpolled = 0;
+      n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
+      if (n < 0 && errno != EINTR) throw_errno("epoll_wait in a ProcessPool");
+    }
     if (blocking) {
       for (Slot& slot : slots_) {
-        if (slot.ring) slot.ring->set_reader_sleeps(false);
+        if (slot.result_ring) slot.result_ring->set_reader_sleeps(false);
       }
     }
     for (int i = 0; i < n; ++i) handle(events[i].data.u64, events[i].events, done);
-    if (n > 0 || drained > 0) spin_until = Clock::now() + kSpin;  // the governor's quiet period still wins
-    handle_stop_requests(done);
-    check_deadlines(done);
+    const auto now = Clock::now();
+    if (n > 0 || drained > 0) spin_until = now + kSpin;  // the governor's quiet period still wins
+    // The lock is taken when something came in (what comes from other threads, a stop
+    // request or a shutdown, comes with an eventfd event), and otherwise every
+    // kLockedTurnEvery for the deadlines: an idle turn that took it would hold up
+    // submits.
+    if (arrived_.empty() && n <= 0 && !blocking && now < locked_turn_at) {
+      finish(done);
+      continue;
+    }
+    locked_turn_at = now + kLockedTurnEvery;
     bool finished;
-    {
+    {  // the turn's one hold of the lock, whatever came in
       std::lock_guard lock(mutex_);
-      dispatch_locked(Flush::flush_all);
+      settle_locked();
+      handle_stop_requests_locked(done);
+      check_deadlines_locked(done);
+      dispatch_locked();
+      flush_all_locked();
       finished = finished_locked();
     }
+    deliver_arrived(done);
     finish(done);
     if (finished) return;
   }
@@ -181,7 +202,7 @@ void ProcessPoolCore::handle(std::uint64_t data, std::uint32_t events, std::vect
       }
       if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
         read_channel(slot, done);
-        drain_ring(slot, done);  // a wake frame, or a worker's end
+        drain_ring(slot);  // a wake frame, or a worker's end
       }
       break;
     case Source::stderr_pipe:
@@ -223,8 +244,11 @@ void ProcessPoolCore::adopt(LaunchedWorker worker) {
   slot.eof = false;
   slot.write_closed = false;
   slot.in_size = 0;
-  slot.ring_fd.reset();
-  slot.ring.reset();
+  slot.ring_fds.clear();
+  slot.task_ring.reset();
+  slot.result_ring.reset();
+  slot.woken = 0;
+  slot.task_ring_full = false;
   slot.stderr_tail.clear();
   slot.protocol_error.clear();
   slot.sent = 0;
@@ -259,10 +283,8 @@ void ProcessPoolCore::read_channel(Slot& slot, std::vector<Done>& done) {
     char* const to = slot.in.data() + slot.in_size;
     const std::size_t room = slot.in.size() - slot.in_size;
     ssize_t n;
-    if (!slot.ring && !slot.ring_fd) {  // the result ring comes with `hello`
-      std::vector<Fd> fds;
-      n = read_with_fds(slot.channel.get(), to, room, fds, 1);
-      if (!fds.empty()) slot.ring_fd = std::move(fds.front());
+    if (!slot.hello && slot.ring_fds.empty()) {  // the rings come with `hello`
+      n = read_with_fds(slot.channel.get(), to, room, slot.ring_fds, 2);
     } else {
       n = ::read(slot.channel.get(), to, room);
     }
@@ -323,21 +345,28 @@ void ProcessPoolCore::process_frame(Slot& slot, std::string_view body, std::vect
     Decoder decoder(body.substr(1));
     switch (kind) {
       case FrameKind::hello: {
-        if (!slot.ring_fd) throw SerializationError("its hello came without a result ring");
-        slot.ring.emplace(ResultRing::open(std::move(slot.ring_fd)));
+        if (slot.hello || slot.ring_fds.size() != 2) {
+          throw SerializationError("its hello came without its task and result rings");
+        }
+        FrameRing tasks = FrameRing::open(std::move(slot.ring_fds[0]));
+        FrameRing results = FrameRing::open(std::move(slot.ring_fds[1]));
+        slot.ring_fds.clear();
+        slot.result_ring.emplace(std::move(results));
         std::lock_guard lock(mutex_);
+        slot.task_ring.emplace(std::move(tasks));
         slot.hello = true;
         slot.start_deadline.reset();
         return;
       }
       case FrameKind::ready: {
+        if (!slot.hello) throw SerializationError("ready before hello");
         {
           std::lock_guard lock(mutex_);
           slot.start_deadline.reset();
           if (slot.phase == Slot::Phase::starting) slot.phase = Slot::Phase::ready;
           slot.was_ready = true;
           slot.start_failures = 0;
-          dispatch_locked(Flush::flush_all);
+          dispatch_locked();
         }
         notify([&](Observer& o) { o.on_worker_process(slot.index, slot.pid); });
         return;
@@ -354,7 +383,8 @@ void ProcessPoolCore::process_frame(Slot& slot, std::string_view body, std::vect
       }
       case FrameKind::result: {  // too large for the ring, which says where it goes
         bool in_place = false;
-        drain_ring(slot, done, &in_place);
+        drain_ring(slot, &in_place);
+        settle(done);  // the results before it
         if (!in_place) {
           if (!slot.protocol_error.empty()) return;  // the ring was malformed: already stopping
           throw SerializationError("a result on the channel without its place in the result ring");
@@ -382,116 +412,6 @@ void ProcessPoolCore::process_frame(Slot& slot, std::string_view body, std::vect
   }
   std::lock_guard lock(mutex_);
   stop_worker_locked(slot);
-}
-
-std::size_t ProcessPoolCore::drain_ring(Slot& slot, std::vector<Done>& done, bool* took_placeholder) {
-  std::size_t handled = 0;
-  try {
-    while (slot.ring) {
-      const auto body = slot.ring->peek(slot.ring_scratch);
-      if (!body) break;
-      const auto kind = static_cast<FrameKind>((*body)[0]);
-      if (kind == FrameKind::result_on_channel) {
-        if (took_placeholder == nullptr) break;  // that result's turn comes with its frame
-        slot.ring->pop();
-        *took_placeholder = true;
-        return handled + 1;
-      }
-      if (kind != FrameKind::result) {
-        throw SerializationError("a frame of kind " + std::to_string(static_cast<int>(kind)));
-      }
-      on_result(slot, *body, done);  // the payload is decoded before pop() frees its bytes
-      slot.ring->pop();
-      ++handled;
-    }
-  } catch (const cereal::Exception& e) {
-    ring_error(slot, e.what());
-  } catch (const SerializationError& e) {
-    ring_error(slot, e.what());
-  }
-  return handled;
-}
-
-std::size_t ProcessPoolCore::drain_rings(std::vector<Done>& done) {
-  std::size_t handled = 0;
-  for (Slot& slot : slots_) {
-    if (slot.ring) handled += drain_ring(slot, done);
-  }
-  return handled;
-}
-
-// What the worker's ring holds can no longer be trusted: the worker is stopped, and the
-// task it held fails with the reason.
-void ProcessPoolCore::ring_error(Slot& slot, std::string message) {
-  slot.protocol_error = "concur::ProcessPool: a malformed result ring from " + where(slot) + ": " + message;
-  slot.ring.reset();
-  std::lock_guard lock(mutex_);
-  stop_worker_locked(slot);
-}
-
-void ProcessPoolCore::on_result(Slot& slot, std::string_view body, std::vector<Done>& done) {
-  constexpr std::size_t kFields = sizeof(std::uint64_t) + 2;
-  if (body.size() < 1 + kFields) throw SerializationError("a result frame too short");
-  std::uint64_t id = 0;
-  std::memcpy(&id, body.data() + 1, sizeof id);
-  const auto status = static_cast<ResultStatus>(body[1 + sizeof id]);
-  const bool retiring = body[2 + sizeof id] != 0;
-  const std::string_view payload = body.substr(1 + kFields);
-  ProcessTaskBase* task = nullptr;
-  {
-    std::lock_guard lock(mutex_);
-    if (slot.in_flight.empty() || slot.in_flight.front()->state().id != id) {
-      throw SerializationError("a result for task " + std::to_string(id) +
-                               ", which the worker was not running");
-    }
-    task = slot.in_flight.front();
-    slot.in_flight.pop_front();
-    if (task->abandoned && slot.phase == Slot::Phase::stopping) slot.stop_target_ended = true;
-    slot.last_result = ++results_;
-    const Clock::duration took = Clock::now() - slot.head_started;
-    slot.mean_task = slot.mean_task == Clock::duration::max() ? took
-                                                              : slot.mean_task + (took - slot.mean_task) / 8;
-    slot.head_deadline.reset();
-    if (retiring && slot.phase == Slot::Phase::ready) slot.phase = Slot::Phase::retiring;
-    head_started_locked(slot);
-    dispatch_locked(Flush::idle_only);
-  }
-  if (task->abandoned) {
-    done.push_back({task, slot.index, nullptr, Done::release});
-    return;
-  }
-  std::exception_ptr error;
-  try {
-    switch (status) {
-      case ResultStatus::value:
-        task->store_value(payload, where(slot));
-        break;
-      case ResultStatus::raised: {
-        Decoder decoder(payload);
-        std::string type, message;
-        decoder.archive()(type, message);
-        error = std::make_exception_ptr(RemoteError(std::move(type), std::move(message), where(slot)));
-        break;
-      }
-      case ResultStatus::serialization: {
-        Decoder decoder(payload);
-        std::string message;
-        decoder.archive()(message);
-        error = std::make_exception_ptr(
-            SerializationError("concur::ProcessPool: " + message + " (in " + where(slot) + ")"));
-        break;
-      }
-      default:
-        throw SerializationError("an unknown result status " +
-                                 std::to_string(static_cast<int>(status)));
-    }
-  } catch (const cereal::Exception& e) {
-    error = std::make_exception_ptr(SerializationError(
-        std::string("concur::ProcessPool: a malformed result from ") + where(slot) + ": " + e.what()));
-  } catch (...) {
-    error = std::current_exception();
-  }
-  done.push_back({task, slot.index, error, Done::publish});
 }
 
 void ProcessPoolCore::head_started_locked(Slot& slot) {
@@ -537,9 +457,13 @@ void ProcessPoolCore::break_locked(std::string reason, std::vector<Done>& done) 
 
 void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<Done>& done) {
   if (slot.channel && !slot.eof) read_channel(slot, done);  // results sent before it died
-  drain_ring(slot, done);  // and published
+  drain_ring(slot);  // and published
+  settle(done);
   if (slot.stderr_read) read_stderr(slot);
   std::lock_guard lock(mutex_);
+  if (slot.task_ring_full && slot.protocol_error.empty()) {
+    slot.protocol_error = "concur::ProcessPool: the task ring of " + where(slot) + " was full";
+  }
   std::deque<ProcessTaskBase*> unstarted;
   // A retiring worker ran them all; one stopped for a task that had already ended was
   // killed running a task that did nothing wrong.
@@ -579,8 +503,9 @@ void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<
   slot.channel.reset();
   slot.stderr_read.reset();
   slot.pidfd.reset();
-  slot.ring_fd.reset();
-  slot.ring.reset();
+  slot.ring_fds.clear();
+  slot.task_ring.reset();
+  slot.result_ring.reset();
   slot.phase = Slot::Phase::empty;
   slot.stop_target_ended = false;
   slot.eof = false;
@@ -600,8 +525,7 @@ void ProcessPoolCore::requeue_front_locked(std::deque<ProcessTaskBase*> tasks) {
   for (auto it = tasks.rbegin(); it != tasks.rend(); ++it) queue_.push_front(*it);
 }
 
-void ProcessPoolCore::check_deadlines(std::vector<Done>& done) {
-  std::lock_guard lock(mutex_);
+void ProcessPoolCore::check_deadlines_locked(std::vector<Done>& done) {
   const auto now = Clock::now();
   for (Slot& slot : slots_) {
     if (slot.head_deadline && *slot.head_deadline <= now && !slot.in_flight.empty()) {
@@ -631,8 +555,7 @@ void ProcessPoolCore::check_deadlines(std::vector<Done>& done) {
   }
 }
 
-void ProcessPoolCore::handle_stop_requests(std::vector<Done>& done) {
-  std::lock_guard lock(mutex_);
+void ProcessPoolCore::handle_stop_requests_locked(std::vector<Done>& done) {
   for (ProcessTaskBase* task : std::exchange(stop_requests_, {})) {
     done.push_back({task, 0, nullptr, Done::release});  // request_stop's reference
     if (task->abandoned) continue;

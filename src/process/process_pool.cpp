@@ -103,7 +103,7 @@ void ProcessPoolCore::enqueue(ProcessTaskBase* task) {
       refusal = "concur::ProcessPool: submit after shutdown";
     } else {
       queue_.push_back(task);
-      dispatch_locked(Flush::idle_only);
+      dispatch_locked();
     }
   }
   if (!refusal.empty()) {
@@ -113,7 +113,7 @@ void ProcessPoolCore::enqueue(ProcessTaskBase* task) {
   notify([&](Observer& o) { o.on_submit(task->state().id); });
 }
 
-void ProcessPoolCore::dispatch_locked(Flush flush) {
+void ProcessPoolCore::dispatch_locked() {
   // While a worker is still starting, send nothing ahead: it takes the queue when ready
   // (a task sent ahead cannot move to it).
   bool all_ready = true;
@@ -145,17 +145,45 @@ void ProcessPoolCore::dispatch_locked(Flush flush) {
       task->started = true;
     }
     best->in_flight.push_back(task);
+    if (!send_task_locked(*best, *task)) {  // the worker is stopped; the task waits for another
+      best->in_flight.pop_back();
+      queue_.push_front(task);
+      continue;
+    }
     ++best->sent;
-    best->out.emplace_back(task->request);
-    if (best->in_flight.size() == 1) {
-      head_started_locked(*best);
-      flush_locked(*best);
-    }
+    if (best->in_flight.size() == 1) head_started_locked(*best);
   }
-  if (flush == Flush::flush_all) {
-    for (Slot& slot : slots_) {
-      if (!slot.out.empty() && !slot.watching_writes) flush_locked(slot);
-    }
+}
+
+// The frame goes into the worker's task ring, or, when too large for it, on the channel
+// behind a placeholder in the ring; a worker that sleeps gets one wake frame per sleep.
+bool ProcessPoolCore::send_task_locked(Slot& slot, ProcessTaskBase& task) {
+  static const std::string on_channel = make_frame(FrameKind::on_channel);
+  static const std::string wake = make_frame(FrameKind::wake);
+  const bool fits = task.request.size() <= FrameRing::kMaxEntry;
+  if (!slot.task_ring || !slot.task_ring->try_write(fits ? task.request : on_channel)) {
+    // Cannot happen with a worker that follows the protocol (its ring holds every task
+    // it is sent): one that scribbled over its ring's positions is stopped, and the task
+    // it was running fails with the reason.
+    slot.task_ring_full = true;
+    stop_worker_locked(slot);
+    return false;
+  }
+  if (!fits) {
+    slot.out.emplace_back(task.request);
+  } else if (const std::uint32_t sleep = slot.task_ring->reader_sleeps(); sleep != 0 && sleep != slot.woken) {
+    slot.woken = sleep;
+    slot.out.emplace_back(wake);
+  }
+  // An idle worker gets its frames at once; one with tasks to run gets them at the end
+  // of the manager's turn (flush_all), so a burst of submits wakes it once.
+  if (slot.in_flight.size() == 1 && !slot.out.empty() && !slot.watching_writes) flush_locked(slot);
+  return true;
+}
+
+void ProcessPoolCore::flush_all_locked() {
+  for (Slot& slot : slots_) {
+    if (!slot.out.empty() && !slot.watching_writes) flush_locked(slot);
   }
 }
 

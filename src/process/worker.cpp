@@ -1,9 +1,8 @@
 #include "worker.hpp"
 
 #include "posix.hpp"
-#include "result_ring.hpp"
+#include "frame_ring.hpp"
 
-#include <concur/core/detail/cpu_relax.hpp>
 #include <concur/core/detail/spin_governor.hpp>
 #include <concur/process/detail/remote_call.hpp>
 
@@ -16,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -52,19 +52,16 @@ using Clock = std::chrono::steady_clock;
 // A result frame's body after its kind: id (8 bytes), status, retiring.
 constexpr std::size_t kResultFields = sizeof(std::uint64_t) + 2;
 
-// Reads whole frames from a blocking channel, polling it for a while first when asked.
+// Reads whole frames from a blocking channel.
 class FrameReader {
  public:
   FrameReader(int fd, std::uint64_t max_frame) : fd_(fd), max_frame_(max_frame) {}
-  void set_limits(std::uint64_t max_frame, std::chrono::nanoseconds spin) {
-    max_frame_ = max_frame;
-    spin_ = spin;
-  }
+  void set_max_frame(std::uint64_t max_frame) { max_frame_ = max_frame; }
 
   // The next frame's body, valid until the next call; nullopt at end-of-file between
   // frames. Throws SerializationError for an oversized or truncated frame.
   std::optional<std::string_view> next() {
-    if (!fill(kFrameHeader, true)) {
+    if (!fill(kFrameHeader)) {
       if (size_ == pos_) return std::nullopt;
       throw SerializationError("concur worker: the channel closed inside a frame header");
     }
@@ -73,7 +70,7 @@ class FrameReader {
       throw SerializationError("concur worker: a frame of " + std::to_string(length) +
                                " bytes (the limit is " + std::to_string(max_frame_) + ")");
     }
-    if (!fill(kFrameHeader + length, false)) {
+    if (!fill(kFrameHeader + length)) {
       throw SerializationError("concur worker: the channel closed inside a frame");
     }
     const std::string_view body(buffer_.data() + pos_ + kFrameHeader, length);
@@ -83,8 +80,7 @@ class FrameReader {
 
  private:
   // Until `size` bytes from pos_ are buffered; false at end-of-file.
-  bool fill(std::size_t size, bool may_spin) {
-    const auto spin_until = Clock::now() + spin_;
+  bool fill(std::size_t size) {
     while (size_ - pos_ < size) {
       if (pos_ > 0) {  // keep the partial frame at the front
         std::memmove(buffer_.data(), buffer_.data() + pos_, size_ - pos_);
@@ -94,13 +90,12 @@ class FrameReader {
       if (buffer_.size() < std::max<std::size_t>(size, 65536)) {
         buffer_.resize(std::max<std::size_t>(size, 65536));
       }
-      ssize_t n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, MSG_DONTWAIT);
-      if (n < 0 && errno == EAGAIN) {
-        if (may_spin && Clock::now() < spin_until && governor_.yield()) continue;
-        n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, 0);
-      }
+      const ssize_t n = ::recv(fd_, buffer_.data() + size_, buffer_.size() - size_, 0);
       if (n < 0) {
         if (errno == EINTR) continue;
+        // A pool that closed its end with frames of ours unread (wake frames it no
+        // longer needed) resets the channel: as final as end-of-file.
+        if (errno == ECONNRESET) return false;
         throw_errno("worker: read from the channel");
       }
       if (n == 0) return false;
@@ -111,8 +106,6 @@ class FrameReader {
 
   int fd_;
   std::uint64_t max_frame_;
-  std::chrono::nanoseconds spin_{0};
-  detail::SpinGovernor& governor_ = detail::this_thread_spin_governor();
   std::vector<char> buffer_;
   std::size_t size_ = 0;  // bytes buffered
   std::size_t pos_ = 0;   // start of the next frame
@@ -127,32 +120,93 @@ void send_or_exit(int fd, const std::string& frame) noexcept {
   if (!write_all(fd, frame)) leave(0);  // the parent is gone
 }
 
-template <class... Fields>
-std::string make_frame(FrameKind kind, const Fields&... fields) {
-  std::string frame;
-  const std::size_t start = begin_frame(frame, kind);
-  if constexpr (sizeof...(Fields) > 0) {
-    Encoder encoder(frame);
-    encoder.archive()(fields...);
+// Where the worker finds its tasks: in the task ring, polled for a while when it runs
+// dry; then it says it sleeps and blocks on the channel until a wake frame (or a frame
+// too large for the ring, behind its placeholder; frame_ring.hpp).
+class TaskSource {
+ public:
+  TaskSource(FrameReader& channel, FrameRing& ring, std::chrono::nanoseconds spin)
+      : channel_(channel), ring_(ring), spin_(spin) {}
+
+  // The next task frame's body, valid until the next call; nullopt at end-of-file.
+  // Throws SerializationError for a frame that is not a task where one is due.
+  std::optional<std::string_view> next() {
+    const auto spin_until = Clock::now() + spin_;
+    bool sleeping = false;
+    for (;;) {
+      if (const auto body = ring_.peek(scratch_)) {
+        if (sleeping) ring_.set_reader_sleeps(false);
+        if (static_cast<FrameKind>((*body)[0]) == FrameKind::on_channel) {
+          ring_.pop();
+          return from_channel();
+        }
+        task_.assign(*body);  // its room is free before it runs
+        ring_.pop();
+        return std::string_view(task_);
+      }
+      if (!sleeping) {
+        if (Clock::now() < spin_until && governor_.yield()) continue;
+        ring_.set_reader_sleeps(true);
+        sleeping = true;
+        continue;  // the ring once more: a task published before the pool saw the flag
+      }
+      const auto frame = channel_.next();
+      if (!frame) return std::nullopt;
+      ring_.set_reader_sleeps(false);
+      sleeping = false;
+      if (static_cast<FrameKind>((*frame)[0]) == FrameKind::wake) continue;
+      // A task too large for the ring wakes the worker itself.
+      expect(*frame, FrameKind::task);
+      const auto placeholder = ring_.peek(scratch_);
+      if (!placeholder || static_cast<FrameKind>((*placeholder)[0]) != FrameKind::on_channel) {
+        throw SerializationError("concur worker: a task on the channel without its place in the task ring");
+      }
+      ring_.pop();
+      return *frame;
+    }
   }
-  finish_frame(frame, start);
-  return frame;
-}
+
+ private:
+  std::string_view from_channel() {
+    for (;;) {  // a wake frame may come first: sent while the worker slept
+      const auto frame = channel_.next();
+      if (!frame) throw SerializationError("concur worker: the channel closed before a task it announced");
+      if (static_cast<FrameKind>((*frame)[0]) == FrameKind::wake) continue;
+      expect(*frame, FrameKind::task);
+      return *frame;
+    }
+  }
+  static void expect(std::string_view frame, FrameKind kind) {
+    if (static_cast<FrameKind>(frame[0]) != kind) {
+      throw SerializationError("concur worker: expected a frame of kind " + std::to_string(static_cast<int>(kind)) +
+                               ", got kind " + std::to_string(static_cast<int>(frame[0])));
+    }
+  }
+
+  FrameReader& channel_;
+  FrameRing& ring_;
+  std::chrono::nanoseconds spin_;
+  detail::SpinGovernor& governor_ = detail::this_thread_spin_governor();
+  std::string scratch_, task_;
+};
 
 // Where the manager reads a result: the ring, or, for a frame too large for it, the
-// channel behind a placeholder in the ring (result_ring.hpp).
+// channel behind a placeholder in the ring (frame_ring.hpp).
 class ResultSender {
  public:
-  ResultSender(int channel, ResultRing& ring)
+  ResultSender(int channel, FrameRing& ring)
       : channel_(channel),
         ring_(ring),
         wake_(make_frame(FrameKind::wake)),
-        on_channel_(make_frame(FrameKind::result_on_channel)) {}
+        on_channel_(make_frame(FrameKind::on_channel)) {}
 
   void send(const std::string& frame) noexcept {
-    if (frame.size() <= ResultRing::kMaxEntry) {
+    if (frame.size() <= FrameRing::kMaxEntry) {
       write_to_ring(frame);
-      if (ring_.reader_sleeps()) send_or_exit(channel_, wake_);
+      if (const std::uint32_t sleep = ring_.reader_sleeps(); sleep != 0 && sleep != woken_) {
+        woken_ = sleep;  // once per sleep of the manager
+        send_or_exit(channel_, wake_);
+      }
     } else {
       write_to_ring(on_channel_);
       send_or_exit(channel_, frame);
@@ -161,12 +215,13 @@ class ResultSender {
 
  private:
   void write_to_ring(std::string_view frame) noexcept {
-    while (!ring_.try_write(frame)) ::sched_yield();  // a full ring: see result_ring.hpp
+    while (!ring_.try_write(frame)) ::sched_yield();  // a full ring: see frame_ring.hpp
   }
 
   int channel_;
-  ResultRing& ring_;
+  FrameRing& ring_;
   const std::string wake_, on_channel_;
+  std::uint32_t woken_ = 0;  // the manager's last sleep a wake frame was sent for
 };
 
 void apply_config(const WorkerConfig& config) {
@@ -240,13 +295,15 @@ bool run_task(std::string_view body, std::string& out, const WorkerConfig& confi
 
 void run_worker(int channel) noexcept {
   try {
-    ResultRing ring = ResultRing::create();
-    const int ring_fd = ring.fd().get();
+    FrameRing tasks = FrameRing::create("concur-tasks");
+    FrameRing results = FrameRing::create("concur-results");
+    const int ring_fds[] = {tasks.fd().get(), results.fd().get()};
     if (!send_with_fds(channel, make_frame(FrameKind::hello, static_cast<std::int32_t>(::getpid())),
-                       std::span<const int>(&ring_fd, 1))) {
+                       ring_fds)) {
       leave(0);  // the parent is gone
     }
-    ring.fd().reset();  // the mapping stays
+    tasks.fd().reset();  // the mappings stay
+    results.fd().reset();
     FrameReader reader(channel, 1 << 20);
     WorkerConfig config;
     {
@@ -258,7 +315,7 @@ void run_worker(int channel) noexcept {
       Decoder decoder(body->substr(1));
       decoder.archive()(config);
     }
-    reader.set_limits(config.max_frame, std::chrono::nanoseconds(config.spin_ns));
+    reader.set_max_frame(config.max_frame);
     apply_config(config);
     if (config.has_initializer) {
       try {
@@ -273,8 +330,9 @@ void run_worker(int channel) noexcept {
     send_or_exit(channel, make_frame(FrameKind::ready));
     std::uint64_t tasks_done = 0;
     std::string out;
-    ResultSender results(channel, ring);
-    while (const auto body = reader.next()) {
+    TaskSource source(reader, tasks, std::chrono::nanoseconds(config.spin_ns));
+    ResultSender sender(channel, results);
+    while (const auto body = source.next()) {
       if (static_cast<FrameKind>((*body)[0]) != FrameKind::task) {
         throw SerializationError("concur worker: expected a task frame, got kind " +
                                  std::to_string(static_cast<int>((*body)[0])));
@@ -282,7 +340,7 @@ void run_worker(int channel) noexcept {
       out.clear();
       const bool retiring = run_task(*body, out, config, tasks_done);
       std::fflush(stdout);
-      results.send(out);
+      sender.send(out);
       if (retiring) leave(0);
     }
     leave(0);

@@ -1,13 +1,16 @@
 // The worker process's side of a ProcessPool: the loop that reads task frames, runs
 // them and writes results, and the set-up of a freshly forked or spawned worker.
 //
-// Protocol on the channel (process/detail/wire.hpp frames): the worker sends `hello`
-// with its result ring's fd attached, receives `config`, runs the initializer and sends
-// `ready` or `init_failed`; then, for each `task`, one `result`, strictly in order, in
-// the result ring (result_ring.hpp; with a `wake` frame on the channel when the manager
-// blocks) or, when larger than a ring entry, on the channel behind a placeholder. A frame it cannot read gets a
-// `protocol_error` and the worker exits with kProtocolExit. End-of-file on the channel
-// ends the worker with status 0; so does a result marked retiring.
+// Protocol (process/detail/wire.hpp frames; frame_ring.hpp): the worker sends `hello`
+// with its task ring's and result ring's fds attached, receives `config` on the
+// channel, runs the initializer and sends `ready` or `init_failed`. Then it takes each
+// `task` from its task ring (polling it for config.spin_ns, then blocking on the channel
+// for a `wake` frame; a task too large for the ring comes on the channel behind an
+// `on_channel` entry), and puts one `result` per task, strictly in order, in its result
+// ring (with a `wake` frame on the channel when the manager blocks) or, when larger
+// than a ring entry, on the channel behind an `on_channel` entry. A frame it cannot
+// read gets a `protocol_error` and the worker exits with kProtocolExit. End-of-file on
+// the channel ends the worker with status 0; so does a result marked retiring.
 #pragma once
 
 #include <sys/types.h>

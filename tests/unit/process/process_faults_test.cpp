@@ -110,6 +110,28 @@ TEST(ProcessFaults, ACorruptedResultRingFailsItsTaskWithASerializationError) {
   EXPECT_EQ(pool.submit(square, 7).get(), 49) << "a replacement worker takes over";
 }
 
+// Makes this worker's task ring look full to the pool: its read position one ring
+// behind the write position.
+int fill_task_ring() {
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("/memfd:concur-tasks") == std::string::npos) continue;
+    auto* published = reinterpret_cast<std::uint64_t*>(std::stoull(line.substr(0, line.find('-')), nullptr, 16));
+    published[8] = published[0] - (std::uint64_t{1} << 17);  // `consumed`, a cache line on
+    return 1;
+  }
+  return 0;
+}
+
+TEST(ProcessFaults, ATaskRingMadeToLookFullStopsItsWorkerAndTheTaskGoesToAnother) {
+  test::NoLeaks no_leaks;
+  ProcessPool pool(1);
+  EXPECT_EQ(pool.submit(fill_task_ring).get(), 1) << "the task ring is mapped under its name";
+  const std::vector<int> before = pool.worker_pids();
+  EXPECT_EQ(pool.submit(square, 7).get(), 49) << "a replacement worker runs the task";
+  EXPECT_NE(pool.worker_pids(), before);
+}
+
 TEST(ProcessFaults, SegfaultFailsOnlyItsTaskWithTheSignalAndStderrTail) {
   test::NoLeaks no_leaks;
   ProcessPool pool(2);

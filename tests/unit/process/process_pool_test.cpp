@@ -150,7 +150,7 @@ TEST_P(StartMethods, MapKeepsInputOrderAcrossChunks) {
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(out[i], i * i);
 }
 
-// Results over ResultRing::kMaxEntry (4 KiB) travel on the channel, the others in the ring.
+// Results over FrameRing::kMaxEntry (4 KiB) travel on the channel, the others in the ring.
 std::string letters(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
 
 TEST_P(StartMethods, ResultsTooLargeForTheResultRingKeepTheirOrderAmongSmallOnes) {
@@ -165,6 +165,25 @@ TEST_P(StartMethods, ResultsTooLargeForTheResultRingKeepTheirOrderAmongSmallOnes
   int i = 0;
   for (const std::string& s : pool.map(letters, sizes, {.chunksize = 1})) {
     EXPECT_EQ(s.size(), static_cast<std::size_t>(sizes[i])) << i;
+    ++i;
+  }
+  EXPECT_EQ(i, 300);
+}
+
+// Tasks over FrameRing::kMaxEntry travel on the channel, the others in the task ring.
+std::size_t length_of(const std::string& s) { return s.size(); }
+
+TEST_P(StartMethods, TasksTooLargeForTheTaskRingKeepTheirOrderAmongSmallOnes) {
+  test::NoLeaks no_leaks;
+  ProcessPool pool(2, options());
+  std::vector<std::string> inputs;
+  for (int i = 0; i < 300; ++i) inputs.push_back(letters(i % 3 == 0 ? 5000 + i : i % 50));
+  std::vector<Future<std::size_t>> futures;
+  for (const std::string& input : inputs) futures.push_back(pool.submit(length_of, input));
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(futures[i].get(), inputs[i].size()) << i;
+  int i = 0;
+  for (std::size_t n : pool.map(length_of, inputs, {.chunksize = 1})) {
+    EXPECT_EQ(n, inputs[i].size()) << i;
     ++i;
   }
   EXPECT_EQ(i, 300);

@@ -1,7 +1,7 @@
 // The worker side of the channel, driven by hand: malformed, oversized and forged
 // frames get an error answer (or a protocol_error and a clean exit), never a crash.
 #include "process/posix.hpp"
-#include "process/result_ring.hpp"
+#include "process/frame_ring.hpp"
 #include "process/worker.hpp"
 
 #include <concur/process/detail/remote_call.hpp>
@@ -27,6 +27,7 @@ using detail::FrameKind;
 
 int add_one(int x) { return x + 1; }
 std::string letters(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
+std::size_t length_of(std::string s) { return s.size(); }
 
 class WorkerChannel : public testing::Test {
  protected:
@@ -40,13 +41,13 @@ class WorkerChannel : public testing::Test {
     }
     ::close(fds[1]);
     fd_ = fds[0];
-    std::vector<detail::Fd> ring_fd;
-    const std::string hello = detail::receive_with_fds(fd_, ring_fd, 1);
+    std::vector<detail::Fd> ring_fds;
+    const std::string hello = detail::receive_with_fds(fd_, ring_fds, 2);
     ASSERT_GT(hello.size(), detail::kFrameHeader);
     ASSERT_EQ(hello[detail::kFrameHeader], static_cast<char>(FrameKind::hello));
-    ASSERT_EQ(ring_fd.size(), 1u) << "the hello frame carries the result ring";
-    ring_.emplace(detail::ResultRing::open(std::move(ring_fd.front())));
-    ring_->set_reader_sleeps(true);  // so each result in the ring comes with a wake frame
+    ASSERT_EQ(ring_fds.size(), 2u) << "the hello frame carries the task and result rings";
+    tasks_.emplace(detail::FrameRing::open(std::move(ring_fds[0])));
+    ring_.emplace(detail::FrameRing::open(std::move(ring_fds[1])));
     detail::WorkerConfig config;
     config.name = "protocol-test";
     config.max_frame = 1 << 16;
@@ -78,6 +79,22 @@ class WorkerChannel : public testing::Test {
   void send(const std::string& bytes) {
     ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
   }
+  // Sends task frames as the pool does: each in the task ring, or, when too large for
+  // it, on the channel behind a placeholder; then a wake frame if the worker sleeps.
+  void send_tasks(const std::string& frames) {
+    for (std::size_t at = 0; at < frames.size();) {
+      const std::size_t size = detail::kFrameHeader + detail::read_frame_length(frames.data() + at);
+      const std::string one = frames.substr(at, size);
+      at += size;
+      if (one.size() <= detail::FrameRing::kMaxEntry) {
+        ASSERT_TRUE(tasks_->try_write(one));
+      } else {
+        ASSERT_TRUE(tasks_->try_write(detail::make_frame(FrameKind::on_channel)));
+        send(one);
+      }
+    }
+    if (tasks_->reader_sleeps() != 0) send(detail::make_frame(FrameKind::wake));
+  }
   std::string read_frame() {
     char header[detail::kFrameHeader];
     if (::recv(fd_, header, sizeof header, MSG_WAITALL) != static_cast<ssize_t>(sizeof header)) return {};
@@ -85,20 +102,48 @@ class WorkerChannel : public testing::Test {
     if (::recv(fd_, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size())) return {};
     return body;
   }
-  // The next result frame's body: from the ring after the wake frame the worker sends
-  // (the reader says it sleeps), or from the channel where the ring says so.
-  std::string read_result_body() {
-    const std::string wake = read_frame();
-    EXPECT_EQ(wake[0], static_cast<char>(FrameKind::wake));
+  // The next result frame's body, read as the manager does: from the ring; when it is
+  // empty, saying so and waiting for the worker's wake frame; from the channel where
+  // the ring says so (then `on_channel` is set).
+  std::string read_result_body(bool* on_channel = nullptr) {
     std::string scratch;
-    const auto body = ring_->peek(scratch);
-    if (!body) {
-      ADD_FAILURE() << "a wake frame without a result in the ring";
-      return {};
+    for (bool sleeping = false;;) {
+      if (const auto body = ring_->peek(scratch)) {
+        if (sleeping) ring_->set_reader_sleeps(false);
+        std::string result(*body);
+        ring_->pop();
+        if (result[0] != static_cast<char>(FrameKind::on_channel)) return result;
+        if (on_channel != nullptr) *on_channel = true;
+        return read_frame_after_wakes();
+      }
+      if (!sleeping) {
+        ring_->set_reader_sleeps(true);
+        sleeping = true;
+        continue;  // the ring once more (the handshake in frame_ring.hpp)
+      }
+      const std::string frame = read_frame();
+      ring_->set_reader_sleeps(false);
+      sleeping = false;
+      if (frame.empty()) {
+        ADD_FAILURE() << "the channel closed while a result was due";
+        return {};
+      }
+      if (frame[0] == static_cast<char>(FrameKind::result)) {  // it wakes the reader itself
+        const auto placeholder = ring_->peek(scratch);
+        EXPECT_TRUE(placeholder && (*placeholder)[0] == static_cast<char>(FrameKind::on_channel))
+            << "a result on the channel without its place in the ring";
+        ring_->pop();
+        if (on_channel != nullptr) *on_channel = true;
+        return frame;
+      }
+      EXPECT_EQ(frame[0], static_cast<char>(FrameKind::wake));
     }
-    std::string result(*body);
-    ring_->pop();
-    return result;
+  }
+  std::string read_frame_after_wakes() {
+    for (;;) {
+      std::string frame = read_frame();
+      if (frame.empty() || frame[0] != static_cast<char>(FrameKind::wake)) return frame;
+    }
   }
   // A result's status and its message (for error statuses).
   std::pair<detail::ResultStatus, std::string> read_result() {
@@ -115,7 +160,7 @@ class WorkerChannel : public testing::Test {
 
   pid_t pid_ = -1;
   int fd_ = -1;
-  std::optional<detail::ResultRing> ring_;
+  std::optional<detail::FrameRing> tasks_, ring_;
   int exit_code_ = -1;
   int expected_exit_ = 0;
 };
@@ -127,7 +172,7 @@ TEST_F(WorkerChannel, RunsAWellFormedTask) {
         detail::put_callable<int (*)(int)>(archive, &add_one);
         detail::put(archive, 41);
       });
-  send(task);
+  send_tasks(task);
   const std::string body = read_result_body();
   ASSERT_EQ(body[0], static_cast<char>(FrameKind::result));
   EXPECT_EQ(static_cast<detail::ResultStatus>(body[9]), detail::ResultStatus::value);
@@ -141,21 +186,20 @@ TEST_F(WorkerChannel, AResultTooLargeForTheRingComesOnTheChannelBehindItsPlaceIn
     detail::encode_task<&detail::remote_entry<std::string (*)(int), std::string, int>>(
         task, id, [&](auto& archive) {
           detail::put_callable<std::string (*)(int)>(archive, &letters);
-          detail::put(archive, id == 1 ? static_cast<int>(detail::ResultRing::kMaxEntry) : 3);
+          detail::put(archive, id == 1 ? static_cast<int>(detail::FrameRing::kMaxEntry) : 3);
         });
   }
-  send(task);  // both at once
-  // The large one: a placeholder in the ring (no wake: the frame itself wakes), then the frame.
-  const std::string large = read_frame();
+  send_tasks(task);  // both at once
+  // The large one: a placeholder in the ring, then the frame on the channel.
+  bool on_channel = false;
+  const std::string large = read_result_body(&on_channel);
+  EXPECT_TRUE(on_channel);
   ASSERT_EQ(large[0], static_cast<char>(FrameKind::result));
-  EXPECT_GT(large.size(), detail::ResultRing::kMaxEntry - detail::kFrameHeader);
-  std::string scratch;
-  const auto placeholder = ring_->peek(scratch);
-  ASSERT_TRUE(placeholder.has_value());
-  EXPECT_EQ((*placeholder)[0], static_cast<char>(FrameKind::result_on_channel));
-  ring_->pop();
+  EXPECT_GT(large.size(), detail::FrameRing::kMaxEntry - detail::kFrameHeader);
   // The small one after it, in the ring.
-  const std::string small = read_result_body();
+  on_channel = false;
+  const std::string small = read_result_body(&on_channel);
+  EXPECT_FALSE(on_channel);
   ASSERT_EQ(small[0], static_cast<char>(FrameKind::result));
   std::uint64_t id = 0;
   std::memcpy(&id, small.data() + 1, sizeof id);
@@ -164,9 +208,58 @@ TEST_F(WorkerChannel, AResultTooLargeForTheRingComesOnTheChannelBehindItsPlaceIn
   EXPECT_EQ(detail::take<std::string>(decoder.archive()), "xxx");
 }
 
+TEST_F(WorkerChannel, ATaskTooLargeForTheRingComesOnTheChannelBehindItsPlaceInTheRing) {
+  std::string task;
+  const std::string large(detail::FrameRing::kMaxEntry, 'y');
+  for (std::uint64_t id : {1, 2, 3}) {  // large, small, large: order kept across both paths
+    detail::encode_task<&detail::remote_entry<std::size_t (*)(std::string), std::size_t, std::string>>(
+        task, id, [&](auto& archive) {
+          detail::put_callable<std::size_t (*)(std::string)>(archive, &length_of);
+          detail::put(archive, id == 2 ? std::string("ab") : large);
+        });
+  }
+  send_tasks(task);
+  for (std::uint64_t id : {1, 2, 3}) {
+    const std::string body = read_result_body();
+    ASSERT_EQ(body[0], static_cast<char>(FrameKind::result));
+    std::uint64_t got = 0;
+    std::memcpy(&got, body.data() + 1, sizeof got);
+    EXPECT_EQ(got, id);
+    detail::Decoder decoder(std::string_view(body).substr(11));
+    EXPECT_EQ(detail::take<std::size_t>(decoder.archive()), id == 2 ? 2u : large.size());
+  }
+}
+
+TEST_F(WorkerChannel, ATaskOnTheChannelWithoutItsPlaceInTheRingGetsAProtocolError) {
+  std::string task;
+  detail::encode_task<&detail::remote_entry<int (*)(int), int, int>>(task, 1, [](auto& archive) {
+    detail::put_callable<int (*)(int)>(archive, &add_one);
+    detail::put(archive, 1);
+  });
+  send(task);  // the worker sleeps on the channel by now, or reads it when it does
+  const std::string body = read_frame();
+  ASSERT_FALSE(body.empty());
+  EXPECT_EQ(body[0], static_cast<char>(FrameKind::protocol_error));
+  expected_exit_ = detail::kProtocolExit;
+}
+
+TEST_F(WorkerChannel, APoolThatClosesWithFramesUnreadEndsTheWorkerCleanly) {
+  ring_->set_reader_sleeps(true);  // the worker's result comes with a wake frame
+  std::string task;
+  detail::encode_task<&detail::remote_entry<int (*)(int), int, int>>(task, 1, [](auto& archive) {
+    detail::put_callable<int (*)(int)>(archive, &add_one);
+    detail::put(archive, 1);
+  });
+  send_tasks(task);
+  char byte;
+  ASSERT_EQ(::recv(fd_, &byte, 1, MSG_PEEK), 1);  // the wake frame is here, and stays unread
+  // TearDown closes the channel: the worker reads a reset, not end-of-file, and exits
+  // with status 0 as at end-of-file.
+}
+
 TEST_F(WorkerChannel, RefusesAnEntryOutsideTheModulesCode) {
   const auto entry = detail::entry_location<&detail::remote_entry<int (*)(int), int, int>>();
-  send(frame(FrameKind::task, [&](auto& archive) {
+  send_tasks(frame(FrameKind::task, [&](auto& archive) {
     archive(std::uint64_t{1}, entry.module, std::uint64_t{1} << 40, 0);
   }));
   const auto [status, message] = read_result();
@@ -175,7 +268,7 @@ TEST_F(WorkerChannel, RefusesAnEntryOutsideTheModulesCode) {
 }
 
 TEST_F(WorkerChannel, RefusesAFunctionPointerIntoAnUnknownModule) {
-  send(frame(FrameKind::task, [&](auto& archive) {
+  send_tasks(frame(FrameKind::task, [&](auto& archive) {
     const auto entry = detail::entry_location<&detail::remote_entry<int (*)(int), int, int>>();
     archive(std::uint64_t{1}, entry.module, entry.offset);
     archive(std::string("/no/such/module.so"), std::uint64_t{16}, 5);
@@ -184,7 +277,7 @@ TEST_F(WorkerChannel, RefusesAFunctionPointerIntoAnUnknownModule) {
 }
 
 TEST_F(WorkerChannel, AnswersATruncatedPayloadWithASerializationError) {
-  send(frame(FrameKind::task, [&](auto& archive) {
+  send_tasks(frame(FrameKind::task, [&](auto& archive) {
     const auto entry = detail::entry_location<&detail::remote_entry<int (*)(int), int, int>>();
     archive(std::uint64_t{1}, entry.module, entry.offset);  // no callable, no argument
   }));
@@ -195,7 +288,7 @@ TEST_F(WorkerChannel, AnswersATruncatedPayloadWithASerializationError) {
     detail::put_callable<int (*)(int)>(archive, &add_one);
     detail::put(archive, 1);
   });
-  send(task);
+  send_tasks(task);
   EXPECT_EQ(read_result().first, detail::ResultStatus::value);
 }
 

@@ -52,14 +52,14 @@ inline constexpr std::size_t kFrameHeader = 8;
 
 enum class FrameKind : std::uint8_t {
   config = 1,       // parent -> worker, first: initializer, limits
-  task = 2,         // parent -> worker: id, entry, payload
-  hello = 3,        // worker -> parent: entered the worker loop; carries its result ring's fd
+  task = 2,         // parent -> worker (in the task ring, or on the channel): id, entry, payload
+  hello = 3,        // worker -> parent: entered the worker loop; carries its task and result rings' fds
   ready = 4,        // worker -> parent: initializer done
   init_failed = 5,  // worker -> parent: the initializer threw (type, message)
   result = 6,       // worker -> parent (in the result ring, or on the channel): id, status, retiring, payload
   protocol_error = 7,  // worker -> parent: a frame it could not read; it exits next
-  result_on_channel = 8,  // worker -> parent, in the result ring: this result is on the channel
-  wake = 9,               // worker -> parent: results wait in the ring (the manager was blocking)
+  on_channel = 8,      // in either ring: the next frame is on the channel (too large for the ring)
+  wake = 9,            // on the channel, either way: frames wait in the ring (its reader was blocking)
 };
 
 enum class ResultStatus : std::uint8_t {
@@ -232,6 +232,19 @@ inline void finish_frame(std::string& out, std::size_t start) {
     out[start + i] = static_cast<char>(length & 0xff);
     length >>= 8;
   }
+}
+
+// A whole frame of `kind` carrying `fields`.
+template <class... Fields>
+std::string make_frame(FrameKind kind, const Fields&... fields) {
+  std::string frame;
+  const std::size_t start = begin_frame(frame, kind);
+  if constexpr (sizeof...(Fields) > 0) {
+    Encoder encoder(frame);
+    encoder.archive()(fields...);
+  }
+  finish_frame(frame, start);
+  return frame;
 }
 
 inline std::uint64_t read_frame_length(const char* header) noexcept {

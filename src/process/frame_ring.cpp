@@ -1,4 +1,4 @@
-#include "result_ring.hpp"
+#include "frame_ring.hpp"
 
 #include <concur/errors.hpp>
 #include <concur/process/detail/wire.hpp>
@@ -16,7 +16,7 @@ namespace detail {
 
 // The shared page before the entries. Each word on its own cache line: the producer
 // writes `published`, the consumer `consumed` and `reader_sleeps`.
-struct ResultRing::Control {
+struct FrameRing::Control {
   alignas(64) std::atomic<std::uint64_t> published;  // bytes ever written (a position, never wrapped)
   alignas(64) std::atomic<std::uint64_t> consumed;   // bytes ever read
   alignas(64) std::atomic<std::uint32_t> reader_sleeps;
@@ -25,67 +25,69 @@ struct ResultRing::Control {
 namespace {
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free,
               "the ring's words must be lock-free to be shared between processes");
-static_assert((ResultRing::kCapacity & (ResultRing::kCapacity - 1)) == 0, "positions wrap by masking");
+static_assert((FrameRing::kCapacity & (FrameRing::kCapacity - 1)) == 0, "positions wrap by masking");
 
 constexpr std::size_t kControlBytes = 4096;
-constexpr std::size_t kMappedBytes = kControlBytes + ResultRing::kCapacity;
+constexpr std::size_t kMappedBytes = kControlBytes + FrameRing::kCapacity;
 static_assert(sizeof(std::atomic<std::uint64_t>) * 3 <= 192 && 192 <= kControlBytes);
 
 void* map(int fd) {
   void* base = ::mmap(nullptr, kMappedBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) throw_errno("mmap of a ProcessPool result ring");
+  if (base == MAP_FAILED) throw_errno("mmap of a ProcessPool frame ring");
   return base;
 }
 }  // namespace
 
-ResultRing ResultRing::create() {
-  Fd fd(::memfd_create("concur-results", MFD_CLOEXEC));
-  if (!fd) throw_errno("memfd_create for a ProcessPool result ring");
-  if (::ftruncate(fd.get(), kMappedBytes) != 0) throw_errno("ftruncate of a ProcessPool result ring");
+FrameRing FrameRing::create(const char* name) {
+  Fd fd(::memfd_create(name, MFD_CLOEXEC));
+  if (!fd) throw_errno("memfd_create for a ProcessPool frame ring");
+  if (::ftruncate(fd.get(), kMappedBytes) != 0) throw_errno("ftruncate of a ProcessPool frame ring");
   void* base = map(fd.get());  // zero-filled: positions 0, the reader awake
-  return ResultRing(std::move(fd), base);
+  return FrameRing(std::move(fd), base);
 }
 
-ResultRing ResultRing::open(Fd fd) {
+FrameRing FrameRing::open(Fd fd) {
   struct stat status {};
-  if (::fstat(fd.get(), &status) != 0) throw_errno("fstat of a ProcessPool result ring");
+  if (::fstat(fd.get(), &status) != 0) throw_errno("fstat of a ProcessPool frame ring");
   if (!S_ISREG(status.st_mode) || static_cast<std::size_t>(status.st_size) != kMappedBytes) {
-    throw SerializationError("concur::ProcessPool: a worker sent a result ring of " +
+    throw SerializationError("concur::ProcessPool: a worker sent a frame ring of " +
                              std::to_string(status.st_size) + " bytes, not " + std::to_string(kMappedBytes));
   }
   void* base = map(fd.get());
-  ResultRing ring(Fd(), base);  // the mapping keeps the memory; the fd is not needed
+  FrameRing ring(Fd(), base);  // the mapping keeps the memory; the fd is not needed
   ring.head_ = ring.control().consumed.load(std::memory_order_relaxed);
   return ring;
 }
 
-ResultRing::ResultRing(Fd fd, void* base) noexcept : fd_(std::move(fd)), base_(base) {}
+FrameRing::FrameRing(Fd fd, void* base) noexcept : fd_(std::move(fd)), base_(base) {}
 
-ResultRing::ResultRing(ResultRing&& other) noexcept
+FrameRing::FrameRing(FrameRing&& other) noexcept
     : fd_(std::move(other.fd_)),
       base_(std::exchange(other.base_, nullptr)),
       head_(other.head_),
-      peeked_size_(std::exchange(other.peeked_size_, 0)) {}
+      peeked_size_(std::exchange(other.peeked_size_, 0)),
+      sleeps_(other.sleeps_) {}
 
-ResultRing& ResultRing::operator=(ResultRing&& other) noexcept {
+FrameRing& FrameRing::operator=(FrameRing&& other) noexcept {
   if (this != &other) {
     if (base_ != nullptr) ::munmap(base_, kMappedBytes);
     fd_ = std::move(other.fd_);
     base_ = std::exchange(other.base_, nullptr);
     head_ = other.head_;
     peeked_size_ = std::exchange(other.peeked_size_, 0);
+    sleeps_ = other.sleeps_;
   }
   return *this;
 }
 
-ResultRing::~ResultRing() {
+FrameRing::~FrameRing() {
   if (base_ != nullptr) ::munmap(base_, kMappedBytes);
 }
 
-ResultRing::Control& ResultRing::control() const noexcept { return *static_cast<Control*>(base_); }
-char* ResultRing::data() const noexcept { return static_cast<char*>(base_) + kControlBytes; }
+FrameRing::Control& FrameRing::control() const noexcept { return *static_cast<Control*>(base_); }
+char* FrameRing::data() const noexcept { return static_cast<char*>(base_) + kControlBytes; }
 
-bool ResultRing::try_write(std::string_view frame) noexcept {
+bool FrameRing::try_write(std::string_view frame) noexcept {
   Control& c = control();
   const std::uint64_t tail = c.published.load(std::memory_order_relaxed);  // ours alone
   const std::uint64_t head = c.consumed.load(std::memory_order_acquire);   // the reader is done with it
@@ -102,23 +104,23 @@ bool ResultRing::try_write(std::string_view frame) noexcept {
 // reader stores `reader_sleeps`, then loads `published` (peek). All four seq_cst, so at
 // least one side sees the other's store: the producer wakes the reader, or the reader
 // finds the entry before it blocks.
-bool ResultRing::reader_sleeps() const noexcept {
-  return control().reader_sleeps.load(std::memory_order_seq_cst) != 0;
+std::uint32_t FrameRing::reader_sleeps() const noexcept {
+  return control().reader_sleeps.load(std::memory_order_seq_cst);
 }
 
-void ResultRing::copy_out(std::uint64_t at, char* out, std::size_t size) const noexcept {
+void FrameRing::copy_out(std::uint64_t at, char* out, std::size_t size) const noexcept {
   const std::size_t from = at & (kCapacity - 1);
   const std::size_t first = std::min(size, kCapacity - from);
   std::memcpy(out, data() + from, first);
   std::memcpy(out + first, data(), size - first);
 }
 
-std::optional<std::string_view> ResultRing::peek(std::string& scratch) {
+std::optional<std::string_view> FrameRing::peek(std::string& scratch) {
   const std::uint64_t tail = control().published.load(std::memory_order_seq_cst);
   if (tail == head_) return std::nullopt;
   const std::uint64_t available = tail - head_;
   if (available > kCapacity || available < kFrameHeader) {
-    throw SerializationError("concur::ProcessPool: a result ring claims " + std::to_string(available) +
+    throw SerializationError("concur::ProcessPool: a frame ring claims " + std::to_string(available) +
                              " bytes published");
   }
   char header[kFrameHeader];
@@ -126,7 +128,7 @@ std::optional<std::string_view> ResultRing::peek(std::string& scratch) {
   const std::uint64_t length = read_frame_length(header);
   if (length == 0 || length > kMaxEntry - kFrameHeader || length > available - kFrameHeader) {
     throw SerializationError("concur::ProcessPool: a malformed entry (" + std::to_string(length) +
-                             " bytes) in a result ring");
+                             " bytes) in a frame ring");
   }
   peeked_size_ = kFrameHeader + length;
   const std::uint64_t body = head_ + kFrameHeader;
@@ -137,13 +139,14 @@ std::optional<std::string_view> ResultRing::peek(std::string& scratch) {
   return std::string_view(scratch);
 }
 
-void ResultRing::pop() noexcept {
+void FrameRing::pop() noexcept {
   head_ += std::exchange(peeked_size_, 0);
   control().consumed.store(head_, std::memory_order_release);
 }
 
-void ResultRing::set_reader_sleeps(bool sleeps) noexcept {
-  control().reader_sleeps.store(sleeps ? 1 : 0, std::memory_order_seq_cst);
+void FrameRing::set_reader_sleeps(bool sleeps) noexcept {
+  if (sleeps && ++sleeps_ == 0) sleeps_ = 1;  // never 0, which means awake
+  control().reader_sleeps.store(sleeps ? sleeps_ : 0, std::memory_order_seq_cst);
 }
 
 }  // namespace detail
