@@ -107,6 +107,7 @@ struct Slot {
   bool watching_writes = false;
   std::uint32_t woken = 0;  // the worker's last sleep a wake frame was sent for
   bool task_ring_full = false;  // a worker that scribbled over its ring's positions
+  bool exited = false;          // its exit is being handled: nothing more is sent to it
 
   // Tasks sent, in order; the front one runs. Each holds the queue's reference.
   std::deque<ProcessTaskBase*> in_flight;

@@ -118,10 +118,7 @@ void ProcessPoolCore::loop() {
     // request or a shutdown, comes with an eventfd event), and otherwise every
     // kLockedTurnEvery for the deadlines: an idle turn that took it would hold up
     // submits.
-    if (arrived_.empty() && n <= 0 && !blocking && now < locked_turn_at) {
-      finish(done);
-      continue;
-    }
+    if (arrived_.empty() && n <= 0 && !blocking && now < locked_turn_at) continue;
     locked_turn_at = now + kLockedTurnEvery;
     bool finished;
     {  // the turn's one hold of the lock, whatever came in
@@ -249,6 +246,7 @@ void ProcessPoolCore::adopt(LaunchedWorker worker) {
   slot.result_ring.reset();
   slot.woken = 0;
   slot.task_ring_full = false;
+  slot.exited = false;
   slot.stderr_tail.clear();
   slot.protocol_error.clear();
   slot.sent = 0;
@@ -456,6 +454,10 @@ void ProcessPoolCore::break_locked(std::string reason, std::vector<Done>& done) 
 }
 
 void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<Done>& done) {
+  {  // the results read below must not make room for new tasks in a dead worker
+    std::lock_guard lock(mutex_);
+    slot.exited = true;
+  }
   if (slot.channel && !slot.eof) read_channel(slot, done);  // results sent before it died
   drain_ring(slot);  // and published
   settle(done);

@@ -9,6 +9,7 @@
 // what a tiny unbatched task cost.
 #include "pool_core.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace concur {
@@ -74,16 +75,16 @@ void ProcessPoolCore::ring_error_locked(Slot& slot, std::string message) {
 
 void ProcessPoolCore::settle_locked() {
   const Clock::time_point now = Clock::now();
-  const Slot* failed = nullptr;  // a slot whose ring sent a result it was not owed
+  std::vector<const Slot*> failed;  // whose rings sent a result they were not owed
   for (Arrived& arrived : arrived_) {
     Slot& slot = *arrived.slot;
-    if (arrived.task != nullptr || &slot == failed) continue;
+    if (arrived.task != nullptr || std::find(failed.begin(), failed.end(), &slot) != failed.end()) continue;
     try {
       arrived.task = accept_result_locked(
           slot, std::string_view(arrived_bytes_).substr(arrived.offset, arrived.size), now);
     } catch (const SerializationError& e) {
       ring_error_locked(slot, e.what());
-      failed = &slot;
+      failed.push_back(&slot);
     }
   }
 }

@@ -124,7 +124,7 @@ void ProcessPoolCore::dispatch_locked() {
       Slot& slot = slots_[(round_robin_ + i) % slots_.size()];
       const std::size_t depth =
           !all_ready ? 1 : slot.mean_task < kShortTask ? kDeepPrefetch : kPrefetch;
-      if (slot.phase != Slot::Phase::ready || slot.in_flight.size() >= depth) continue;
+      if (slot.phase != Slot::Phase::ready || slot.exited || slot.in_flight.size() >= depth) continue;
       if (options_.max_tasks_per_child != 0 && slot.sent >= options_.max_tasks_per_child) continue;
       // The least loaded; between idle ones, the one idle the shortest time (it still
       // polls its channel: no wake-up).

@@ -23,6 +23,7 @@
 #include <vector>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <typeinfo>
 
 namespace concur {
@@ -144,6 +145,9 @@ class TaskSource {
         ring_.pop();
         return std::string_view(task_);
       }
+      if (read_ahead_) {
+        throw SerializationError("concur worker: a task on the channel without its place in the task ring");
+      }
       if (!sleeping) {
         if (Clock::now() < spin_until && governor_.yield()) continue;
         ring_.set_reader_sleeps(true);
@@ -155,19 +159,16 @@ class TaskSource {
       ring_.set_reader_sleeps(false);
       sleeping = false;
       if (static_cast<FrameKind>((*frame)[0]) == FrameKind::wake) continue;
-      // A task too large for the ring wakes the worker itself.
+      // A task too large for the ring wakes the worker itself; the tasks in the ring
+      // before its placeholder (whose wake may come behind it) run first.
       expect(*frame, FrameKind::task);
-      const auto placeholder = ring_.peek(scratch_);
-      if (!placeholder || static_cast<FrameKind>((*placeholder)[0]) != FrameKind::on_channel) {
-        throw SerializationError("concur worker: a task on the channel without its place in the task ring");
-      }
-      ring_.pop();
-      return *frame;
+      read_ahead_ = *frame;
     }
   }
 
  private:
   std::string_view from_channel() {
+    if (read_ahead_) return *std::exchange(read_ahead_, std::nullopt);
     for (;;) {  // a wake frame may come first: sent while the worker slept
       const auto frame = channel_.next();
       if (!frame) throw SerializationError("concur worker: the channel closed before a task it announced");
@@ -188,6 +189,9 @@ class TaskSource {
   std::chrono::nanoseconds spin_;
   detail::SpinGovernor& governor_ = detail::this_thread_spin_governor();
   std::string scratch_, task_;
+  // A task frame read from the channel before its placeholder came up in the ring;
+  // valid until the next channel_.next().
+  std::optional<std::string_view> read_ahead_;
 };
 
 // Where the manager reads a result: the ring, or, for a frame too large for it, the

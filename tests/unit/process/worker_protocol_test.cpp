@@ -15,9 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <optional>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace concur {
@@ -80,8 +82,9 @@ class WorkerChannel : public testing::Test {
     ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
   }
   // Sends task frames as the pool does: each in the task ring, or, when too large for
-  // it, on the channel behind a placeholder; then a wake frame if the worker sleeps.
-  void send_tasks(const std::string& frames) {
+  // it, on the channel behind a placeholder; then a wake frame if the worker sleeps
+  // (and `wake`).
+  void send_tasks(const std::string& frames, bool wake = true) {
     for (std::size_t at = 0; at < frames.size();) {
       const std::size_t size = detail::kFrameHeader + detail::read_frame_length(frames.data() + at);
       const std::string one = frames.substr(at, size);
@@ -93,7 +96,7 @@ class WorkerChannel : public testing::Test {
         send(one);
       }
     }
-    if (tasks_->reader_sleeps() != 0) send(detail::make_frame(FrameKind::wake));
+    if (wake && tasks_->reader_sleeps() != 0) send(detail::make_frame(FrameKind::wake));
   }
   std::string read_frame() {
     char header[detail::kFrameHeader];
@@ -126,6 +129,13 @@ class WorkerChannel : public testing::Test {
       sleeping = false;
       if (frame.empty()) {
         ADD_FAILURE() << "the channel closed while a result was due";
+        return {};
+      }
+      if (frame[0] == static_cast<char>(FrameKind::protocol_error)) {
+        std::string message;
+        detail::Decoder decoder(std::string_view(frame).substr(1));
+        decoder.archive()(message);
+        ADD_FAILURE() << "the worker answered with a protocol error: " << message;
         return {};
       }
       if (frame[0] == static_cast<char>(FrameKind::result)) {  // it wakes the reader itself
@@ -227,6 +237,34 @@ TEST_F(WorkerChannel, ATaskTooLargeForTheRingComesOnTheChannelBehindItsPlaceInTh
     EXPECT_EQ(got, id);
     detail::Decoder decoder(std::string_view(body).substr(11));
     EXPECT_EQ(detail::take<std::size_t>(decoder.archive()), id == 2 ? 2u : large.size());
+  }
+}
+
+// A sleeping worker woken by a large task on its channel runs the tasks that wait in
+// its ring before that task's placeholder first (their wake frame, had one been sent,
+// could have come behind the large frame).
+TEST_F(WorkerChannel, ALargeTaskThatWakesTheWorkerRunsAfterTheTasksBeforeItInTheRing) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (tasks_->reader_sleeps() == 0) {  // the worker (no polling configured) blocks at once
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the worker never said it sleeps";
+    std::this_thread::yield();
+  }
+  std::string task;
+  const std::string large(detail::FrameRing::kMaxEntry, 'y');
+  for (std::uint64_t id : {1, 2}) {  // small, then large: only the large one wakes it
+    detail::encode_task<&detail::remote_entry<std::size_t (*)(std::string), std::size_t, std::string>>(
+        task, id, [&](auto& archive) {
+          detail::put_callable<std::size_t (*)(std::string)>(archive, &length_of);
+          detail::put(archive, id == 1 ? std::string("ab") : large);
+        });
+  }
+  send_tasks(task, /*wake=*/false);
+  for (std::uint64_t id : {1, 2}) {
+    const std::string body = read_result_body();
+    ASSERT_EQ(body[0], static_cast<char>(FrameKind::result));
+    std::uint64_t got = 0;
+    std::memcpy(&got, body.data() + 1, sizeof got);
+    EXPECT_EQ(got, id);
   }
 }
 
