@@ -76,6 +76,14 @@ class FrameRing {
   // awake; a new number each time it blocks), so a producer that publishes many frames
   // to one sleep wakes it once.
   std::uint32_t reader_sleeps() const noexcept;
+  // Whether the producer must wake the reader now: true once per sleep of the reader,
+  // which `woken` (the producer's, 0 at first) remembers. Call after try_write.
+  bool wake_due(std::uint32_t& woken) const noexcept {
+    const std::uint32_t sleep = reader_sleeps();
+    if (sleep == 0 || sleep == woken) return false;
+    woken = sleep;
+    return true;
+  }
 
   // ---- consumer ----
   // The next frame's body (without its header), valid until pop() or the next peek();

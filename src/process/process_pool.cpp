@@ -171,8 +171,7 @@ bool ProcessPoolCore::send_task_locked(Slot& slot, ProcessTaskBase& task) {
   }
   if (!fits) {
     slot.out.emplace_back(task.request);
-  } else if (const std::uint32_t sleep = slot.task_ring->reader_sleeps(); sleep != 0 && sleep != slot.woken) {
-    slot.woken = sleep;
+  } else if (slot.task_ring->wake_due(slot.woken)) {
     slot.out.emplace_back(wake);
   }
   // An idle worker gets its frames at once; one with tasks to run gets them at the end

@@ -207,10 +207,7 @@ class ResultSender {
   void send(const std::string& frame) noexcept {
     if (frame.size() <= FrameRing::kMaxEntry) {
       write_to_ring(frame);
-      if (const std::uint32_t sleep = ring_.reader_sleeps(); sleep != 0 && sleep != woken_) {
-        woken_ = sleep;  // once per sleep of the manager
-        send_or_exit(channel_, wake_);
-      }
+      if (ring_.wake_due(woken_)) send_or_exit(channel_, wake_);  // once per sleep of the manager
     } else {
       write_to_ring(on_channel_);
       send_or_exit(channel_, frame);
