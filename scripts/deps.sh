@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev   # build; clang for -Wthread-safety and TSAN
   libgtest-dev libgmock-dev libbenchmark-dev        # tests and benchmarks
+  gdb                                               # the stacks of a test that hangs (scripts/report_hangs.sh)
   libtbb-dev python3                                # benchmark peers (oneTBB, Python's executors)
   libcereal-dev                                     # ProcessPool: arguments and results
   librandom123-dev                                  # concur::Random (Philox)
