@@ -21,12 +21,11 @@
 // before the frame is sent: the reader, given such an entry, reads the channel for the
 // frame (and, given a result frame on the channel, first reads the ring up to it).
 //
-// Room: the pool sends a worker at most kDeepPrefetch tasks ahead, the worker takes a
-// task out of its ring before it runs it, and the manager takes each result out before
-// it sends the task that replaces it; so a ring holds at most kDeepPrefetch entries of
-// at most kMaxEntry bytes and cannot fill (checked by a static_assert in pool_core.hpp).
-// A producer that finds no room anyway gives up (the pool) or yields until the reader
-// makes some (a worker; the pool's kill deadline bounds that wait).
+// Room: the pool counts the bytes of the task entries it sent a worker and keeps them
+// within the ring, and the worker takes a task out of its ring before it runs it; so a
+// task ring cannot fill, and the pool stops a worker whose ring looks full anyway. A
+// result ring can: a worker that finds no room yields until the manager has read some
+// (the manager reads every ring at each turn).
 //
 // Trust: the worker can write anything into both rings. The reader checks every entry
 // (peek throws SerializationError), and the writer's copy stays inside the mapping

@@ -15,6 +15,7 @@
 #include "frame_ring.hpp"
 #include "worker.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -32,18 +33,37 @@ inline namespace v0 {
 namespace detail {
 
 // Tasks sent ahead to a worker: the one it runs and the next, so it never waits for
-// the round trip between two tasks; up to kDeepPrefetch while its tasks are shorter
-// than kShortTask, so tiny tasks travel in batches. Deeper would queue work behind a
-// long task while another worker idles. A worker runs its tasks in order, so the ones
-// behind the running task have not started and move elsewhere if it dies.
+// the round trip between two tasks; more while its tasks are short, enough to cover
+// kWorkAhead of its work (at most kDeepPrefetch), so tiny tasks travel in batches and a
+// worker keeps running while the manager thread waits for a core. Deeper would queue
+// more work behind a long task while another worker idles: kWorkAhead bounds that, as
+// far as the moving average of the task times tells. A worker runs its tasks in order,
+// so the ones behind the running task have not started and move elsewhere if it dies.
 inline constexpr std::size_t kPrefetch = 2;
-inline constexpr std::size_t kDeepPrefetch = 16;
-inline constexpr auto kShortTask = std::chrono::microseconds(100);
-// A worker's task ring holds at most one entry per task sent to it, and so does its
-// result ring (and, briefly, the result of a task sent while the manager had not yet
-// popped the entry before).
-static_assert(2 * kDeepPrefetch * FrameRing::kMaxEntry <= FrameRing::kCapacity,
-              "a worker's rings must hold the frames of every task sent ahead to it");
+inline constexpr std::size_t kDeepPrefetch = 64;
+inline constexpr auto kWorkAhead = std::chrono::microseconds(1600);
+
+// How many tasks to send ahead to a ready worker whose tasks take `mean_task` on
+// average (Clock::duration::max(): nothing measured yet).
+inline std::size_t prefetch_depth(Clock::duration mean_task) noexcept {
+  if (mean_task == Clock::duration::max()) return kPrefetch;
+  // Signed throughout: a duration times or divided by a size_t turns unsigned.
+  constexpr Clock::duration tiny = kWorkAhead / static_cast<Clock::duration::rep>(kDeepPrefetch);
+  if (mean_task <= tiny) return kDeepPrefetch;
+  return std::max(kPrefetch, static_cast<std::size_t>(kWorkAhead / mean_task));
+}
+
+// A worker's task ring holds at most the entries of the tasks sent to it, and the pool
+// counts their bytes (Slot::ring_bytes) to keep them within the ring; a task is always
+// sendable to a worker with nothing in flight. Results have no such bound: 64 results
+// of up to 4 KiB would not fit, and a worker that finds its result ring full yields
+// until the manager has read some (frame_ring.hpp).
+static_assert(FrameRing::kMaxEntry <= FrameRing::kCapacity, "an entry fits in an empty ring");
+// The bytes a task takes in its worker's task ring: its frame, or the placeholder of a
+// frame that goes on the channel.
+inline std::size_t ring_entry_bytes(const ProcessTaskBase& task) noexcept {
+  return task.request.size() <= FrameRing::kMaxEntry ? task.request.size() : kFrameHeader;
+}
 // How long the manager and an idle worker poll before they block: a round trip then
 // pays no wake-up (8-23 us on the machines we measured). So a task for an idle worker
 // goes to the one that went idle last: it is the one still polling.
@@ -111,6 +131,7 @@ struct Slot {
 
   // Tasks sent, in order; the front one runs. Each holds the queue's reference.
   std::deque<ProcessTaskBase*> in_flight;
+  std::size_t ring_bytes = 0;  // their ring_entry_bytes: at most FrameRing::kCapacity
   // Stopping for a cancelled or timed-out head, whose result came in before the signal
   // landed: the task the worker runs when it dies is innocent and goes back in line.
   bool stop_target_ended = false;
@@ -118,6 +139,7 @@ struct Slot {
   std::uint64_t last_result = 0;  // when it last reported, in the pool's result count
   Clock::time_point head_started;
   Clock::duration mean_task = Clock::duration::max();  // moving average of task times
+
   std::optional<Clock::time_point> head_deadline;
   std::optional<Clock::time_point> kill_deadline;
   std::optional<Clock::time_point> start_deadline;

@@ -43,6 +43,7 @@ void ProcessPoolCore::run() noexcept {
                           task->abandoned ? Done::release : Done::publish});
         }
         slot.in_flight.clear();
+        slot.ring_bytes = 0;
       }
       kill_workers_locked();
     }
@@ -490,6 +491,7 @@ void ProcessPoolCore::on_exit(Slot& slot, const ExitStatus& status, std::vector<
     }
   }
   slot.in_flight.clear();
+  slot.ring_bytes = 0;
   // A worker that dies before it is ready may have been killed from outside (the OOM
   // killer); one that does so kStartAttempts times in a row has a broken start-up.
   if (!slot.was_ready && !closed_ && ++slot.start_failures >= kStartAttempts) {

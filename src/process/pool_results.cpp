@@ -130,9 +130,11 @@ ProcessTaskBase* ProcessPoolCore::accept_result_locked(Slot& slot, std::string_v
   }
   ProcessTaskBase* task = slot.in_flight.front();
   slot.in_flight.pop_front();
+  slot.ring_bytes -= ring_entry_bytes(*task);
   if (task->abandoned && slot.phase == Slot::Phase::stopping) slot.stop_target_ended = true;
   slot.last_result = ++results_;
-  const Clock::duration took = now - slot.head_started;
+  // The head may have started after `now` was read (a submit between): it took nothing.
+  const Clock::duration took = std::max(now - slot.head_started, Clock::duration::zero());
   slot.mean_task = slot.mean_task == Clock::duration::max() ? took
                                                             : slot.mean_task + (took - slot.mean_task) / 8;
   slot.head_deadline.reset();

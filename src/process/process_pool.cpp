@@ -119,12 +119,13 @@ void ProcessPoolCore::dispatch_locked() {
   bool all_ready = true;
   for (const Slot& slot : slots_) all_ready = all_ready && slot.phase == Slot::Phase::ready;
   while (!queue_.empty()) {
+    const std::size_t entry = ring_entry_bytes(*queue_.front());
     Slot* best = nullptr;
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       Slot& slot = slots_[(round_robin_ + i) % slots_.size()];
-      const std::size_t depth =
-          !all_ready ? 1 : slot.mean_task < kShortTask ? kDeepPrefetch : kPrefetch;
+      const std::size_t depth = all_ready ? prefetch_depth(slot.mean_task) : 1;
       if (slot.phase != Slot::Phase::ready || slot.exited || slot.in_flight.size() >= depth) continue;
+      if (slot.ring_bytes + entry > FrameRing::kCapacity) continue;
       if (options_.max_tasks_per_child != 0 && slot.sent >= options_.max_tasks_per_child) continue;
       // The least loaded; between idle ones, the one idle the shortest time (it still
       // polls its channel: no wake-up).
@@ -150,6 +151,7 @@ void ProcessPoolCore::dispatch_locked() {
       queue_.push_front(task);
       continue;
     }
+    best->ring_bytes += entry;
     ++best->sent;
     if (best->in_flight.size() == 1) head_started_locked(*best);
   }

@@ -3,6 +3,8 @@
 // (ctest), is bounded in time, and checks that no fd, child or /dev/shm entry is left.
 #include <concur/process/process_pool.hpp>
 
+#include "process/frame_ring.hpp"
+
 #include "support/file_gate.hpp"
 #include "support/leak_check.hpp"
 
@@ -117,7 +119,7 @@ int fill_task_ring() {
   for (std::string line; std::getline(maps, line);) {
     if (line.find("/memfd:concur-tasks") == std::string::npos) continue;
     auto* published = reinterpret_cast<std::uint64_t*>(std::stoull(line.substr(0, line.find('-')), nullptr, 16));
-    published[8] = published[0] - (std::uint64_t{1} << 17);  // `consumed`, a cache line on
+    published[8] = published[0] - detail::FrameRing::kCapacity;  // `consumed`, a cache line on
     return 1;
   }
   return 0;

@@ -418,5 +418,21 @@ TEST(ProcessPoolDispatch, AnIdlePoolSendsTheNextTaskToTheWorkerThatAnsweredLast)
   EXPECT_NE(a.get(), b.get());
 }
 
+std::string echo_with_pid(std::string text) { return text + std::to_string(::getpid()); }
+
+TEST(ProcessPoolDispatch, ShortTasksOfNearlyAnEntryEachFillNeitherRing) {
+  // Tasks this short go 64 at a time, and 64 entries of 3.5 KiB are more than a ring
+  // holds: the pool sends no more than the task ring holds, and the worker waits for
+  // room in its result ring. A task ring that overflowed would stop the worker.
+  test::NoLeaks no_leaks;
+  ProcessPool pool(1);
+  const std::string pid = std::to_string(pool.submit(pid_of_worker).get());
+  for (int i = 0; i < 200; ++i) (void)pool.submit(square, i).get();  // tasks measured as tiny
+  const std::string text(3500, 'x');
+  std::vector<Future<std::string>> futures;
+  for (int i = 0; i < 1000; ++i) futures.push_back(pool.submit(echo_with_pid, text));
+  for (auto& f : futures) ASSERT_EQ(f.get(), text + pid) << "the same worker answered all";
+}
+
 }  // namespace
 }  // namespace concur
