@@ -139,7 +139,6 @@ struct Slot {
   std::uint64_t last_result = 0;  // when it last reported, in the pool's result count
   Clock::time_point head_started;
   Clock::duration mean_task = Clock::duration::max();  // moving average of task times
-
   std::optional<Clock::time_point> head_deadline;
   std::optional<Clock::time_point> kill_deadline;
   std::optional<Clock::time_point> start_deadline;
