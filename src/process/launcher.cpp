@@ -119,8 +119,10 @@ bool send_message(int socket, const ZygoteMessage& message, std::span<const int>
       socket, std::string_view(reinterpret_cast<const char*>(&message), sizeof message), fds);
 }
 
-// The zygote's loop; never returns. Single-threaded: forks are clean.
-[[noreturn]] void run_zygote(int control_fd, bool die_with_parent, pid_t parent) noexcept {
+// The zygote's loop; never returns. Single-threaded: forks are clean. Workers 0 to
+// first_workers - 1 are forked at once, the others on request.
+[[noreturn]] void run_zygote(int control_fd, bool die_with_parent, pid_t parent,
+                             std::uint32_t first_workers) noexcept {
   discard_inherited_output();
   if (die_with_parent) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -139,6 +141,30 @@ bool send_message(int socket, const ZygoteMessage& message, std::span<const int>
   if (children < 0) ::_exit(kProtocolExit);
   std::set<pid_t> live;
   const pid_t self = ::getpid();
+  const auto spawn = [&](std::uint32_t index) {
+    try {
+      auto [channel, child_channel] = make_socket_pair();
+      auto [stderr_read, stderr_write] = make_pipe();
+      // _Fork, not fork: no pthread_atfork handler may run here. The zygote closed every
+      // fd it does not need, so a handler of a library the parent had loaded would act on
+      // stale fd numbers (libuv's re-creates its signal pipe by closing fds 5 and 6 —
+      // now the new worker's channel).
+      const pid_t pid = ::_Fork();
+      if (pid == 0) {
+        ::close(children);
+        become_worker(child_channel.get(), stderr_write.get(), self);
+      }
+      if (pid < 0) throw_errno("fork");
+      live.insert(pid);
+      const Fd pidfd = pidfd_open(pid);
+      const std::array<int, 3> passed{channel.get(), stderr_read.get(), pidfd.get()};
+      send_message(kWorkerChannelFd, {ZygoteMessage::spawned, pid, 0, index}, passed);
+    } catch (...) {
+      send_message(kWorkerChannelFd, {ZygoteMessage::spawn_failed, 0, errno, index});
+    }
+  };
+  // The pool's first workers without waiting for its requests (ForkServerLauncher).
+  for (std::uint32_t index = 0; index < first_workers; ++index) spawn(index);
   for (;;) {
     std::array<pollfd, 2> fds{{{kWorkerChannelFd, POLLIN, 0}, {children, POLLIN, 0}}};
     if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
@@ -157,26 +183,7 @@ bool send_message(int socket, const ZygoteMessage& message, std::span<const int>
     const ssize_t n = ::recv(kWorkerChannelFd, &request, sizeof request, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n != static_cast<ssize_t>(sizeof request)) break;  // end-of-file: the pool is gone
-    try {
-      auto [channel, child_channel] = make_socket_pair();
-      auto [stderr_read, stderr_write] = make_pipe();
-      // _Fork, not fork: no pthread_atfork handler may run here. The zygote closed every
-      // fd it does not need, so a handler of a library the parent had loaded would act on
-      // stale fd numbers (libuv's re-creates its signal pipe by closing fds 5 and 6 —
-      // now the new worker's channel).
-      const pid_t pid = ::_Fork();
-      if (pid == 0) {
-        ::close(children);
-        become_worker(child_channel.get(), stderr_write.get(), self);
-      }
-      if (pid < 0) throw_errno("fork");
-      live.insert(pid);
-      const Fd pidfd = pidfd_open(pid);
-      const std::array<int, 3> passed{channel.get(), stderr_read.get(), pidfd.get()};
-      send_message(kWorkerChannelFd, {ZygoteMessage::spawned, pid, 0, request.index}, passed);
-    } catch (...) {
-      send_message(kWorkerChannelFd, {ZygoteMessage::spawn_failed, 0, errno, request.index});
-    }
+    spawn(request.index);
   }
   for (const pid_t pid : live) ::kill(pid, SIGKILL);
   while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
@@ -186,7 +193,9 @@ bool send_message(int socket, const ZygoteMessage& message, std::span<const int>
 
 class ForkServerLauncher final : public Launcher {
  public:
-  ForkServerLauncher() {
+  // Workers 0 to first_workers - 1 start with the zygote: the pool's first launches of
+  // them ask for nothing.
+  explicit ForkServerLauncher(std::size_t first_workers) : unrequested_(first_workers, true) {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
       throw_errno("socketpair for the fork server");
@@ -195,7 +204,9 @@ class ForkServerLauncher final : public Launcher {
     const pid_t parent = ::getpid();
     const bool main_thread = ::gettid() == parent;
     const pid_t pid = ::fork();
-    if (pid == 0) run_zygote(theirs.get(), main_thread, parent);
+    if (pid == 0) {
+      run_zygote(theirs.get(), main_thread, parent, static_cast<std::uint32_t>(first_workers));
+    }
     if (pid < 0) throw_errno("fork the fork server");
     zygote_ = pid;
     control_ = std::move(mine);
@@ -207,6 +218,10 @@ class ForkServerLauncher final : public Launcher {
   }
 
   std::optional<LaunchedWorker> launch(std::size_t index) override {
+    if (index < unrequested_.size() && unrequested_[index]) {
+      unrequested_[index] = false;
+      return std::nullopt;
+    }
     if (!send_message(control_.get(), {ZygoteMessage::spawn, 0, 0, static_cast<std::uint32_t>(index)})) {
       throw_errno("ask the fork server for a worker");
     }
@@ -269,6 +284,7 @@ class ForkServerLauncher final : public Launcher {
 
   pid_t zygote_ = -1;
   Fd control_;
+  std::vector<bool> unrequested_;  // forked by the zygote unasked, not yet launched
 };
 
 }  // namespace
@@ -290,7 +306,7 @@ std::optional<ExitStatus> reap(int pidfd) {
 }
 
 std::unique_ptr<Launcher> make_launcher(StartMethod method, bool allow_fork_with_threads,
-                                        const Environment& environment) {
+                                        const Environment& environment, std::size_t first_workers) {
   if (std::getenv(kChannelVariable) != nullptr) {
     throw InvalidState(
         "concur::ProcessPool: this process was started as a spawn worker, but main() did not "
@@ -311,7 +327,7 @@ std::unique_ptr<Launcher> make_launcher(StartMethod method, bool allow_fork_with
     case StartMethod::forkserver:
       break;
   }
-  return std::make_unique<ForkServerLauncher>();
+  return std::make_unique<ForkServerLauncher>(first_workers);
 }
 
 }  // namespace detail

@@ -2,9 +2,10 @@
 //
 // fork and spawn start a worker at once, as a child of this process (the pool's manager
 // thread calls them, so PR_SET_PDEATHSIG follows that long-lived thread). forkserver
-// asks its zygote, a single-threaded child forked when the pool is built; the zygote
-// forks the worker, passes its channel, stderr pipe and pidfd back over a
-// SOCK_SEQPACKET socket, reaps it when it exits and reports the status.
+// asks its zygote, a single-threaded child forked when the pool is built, which forks
+// the pool's first workers at once and the others on request. The zygote passes each
+// worker's channel, stderr pipe and pidfd back over a SOCK_SEQPACKET socket, reaps it
+// when it exits and reports the status.
 //
 // Thread safety: one thread (the manager) uses a launcher, except the constructor.
 #pragma once
@@ -67,9 +68,11 @@ class Launcher {
 // The status of a direct child whose pidfd is readable; nullopt if it has not exited.
 std::optional<ExitStatus> reap(int pidfd);
 
-// Throws InvalidState when `method` cannot be used in this process now.
+// Throws InvalidState when `method` cannot be used in this process now. The first
+// launches of workers 0 to first_workers - 1 are expected next (a fork server starts
+// them with itself).
 std::unique_ptr<Launcher> make_launcher(StartMethod method, bool allow_fork_with_threads,
-                                        const Environment& environment);
+                                        const Environment& environment, std::size_t first_workers);
 
 }  // namespace detail
 }  // namespace v0

@@ -114,7 +114,7 @@ struct Slot {
   std::vector<Fd> ring_fds;
   std::optional<FrameRing> task_ring, result_ring;
   std::string ring_scratch;
-  std::vector<char> in;
+  ReadBuffer in;
   std::size_t in_size = 0;
   std::string stderr_tail;
   std::string protocol_error;

@@ -42,7 +42,7 @@ Environment worker_environment(const ProcessPoolOptions& options) {
 ProcessPoolCore::ProcessPoolCore(std::size_t workers, ProcessPoolOptions options)
     : options_(std::move(options)), observer_(options_.observer.get()), slots_(workers) {
   const Environment environment = worker_environment(options_);
-  launcher_ = make_launcher(options_.start_method, options_.allow_fork_with_threads, environment);
+  launcher_ = make_launcher(options_.start_method, options_.allow_fork_with_threads, environment, workers);
   epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
   wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!epoll_ || !wake_) throw_errno("epoll/eventfd for a ProcessPool");

@@ -107,7 +107,7 @@ class FrameReader {
 
   int fd_;
   std::uint64_t max_frame_;
-  std::vector<char> buffer_;
+  ReadBuffer buffer_;
   std::size_t size_ = 0;  // bytes buffered
   std::size_t pos_ = 0;   // start of the next frame
 };
