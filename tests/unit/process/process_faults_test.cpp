@@ -230,6 +230,35 @@ TEST(ProcessFaults, WorkerKilledFromOutsideFailsOneTaskOfAThousand) {
   EXPECT_EQ(pool.submit(square, 5).get(), 25);
 }
 
+// The fork server (zygote) is the parent of every worker; its death takes them with it
+// (PR_SET_PDEATHSIG), and the pool, which can start no replacement, breaks.
+TEST(ProcessFaults, AKilledForkServerBreaksThePoolAndLeavesNoProcess) {
+  test::NoLeaks no_leaks;
+  test::TempDir dir;
+  ProcessPool pool(2);
+  auto victim = pool.submit(report_pid_and_block, dir.file("pid"), dir.file("release"));
+  test::wait_for_file(dir.file("pid"), 1);
+  int worker = 0;
+  std::ifstream(dir.file("pid")) >> worker;
+  ASSERT_GT(worker, 0);
+  std::string stat;
+  std::getline(std::ifstream("/proc/" + std::to_string(worker) + "/stat"), stat);
+  char state = 0;
+  int zygote = 0;
+  ASSERT_EQ(std::sscanf(stat.c_str() + stat.rfind(')') + 1, " %c %d", &state, &zygote), 2) << stat;
+  ASSERT_NE(zygote, ::getpid()) << "forkserver workers are the zygote's children";
+  ASSERT_EQ(::kill(zygote, SIGKILL), 0);
+  EXPECT_THROW((void)victim.get(), Error) << "its worker died with the zygote";
+  try {
+    // Refused at once, or failed when the manager reads the zygote's end-of-file.
+    (void)pool.submit(square, 3).get();
+    FAIL() << "a task ran with no fork server";
+  } catch (const BrokenExecutor& e) {
+    EXPECT_NE(std::string(e.what()).find("fork server"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)pool.submit(square, 4), BrokenExecutor);
+}
+
 TEST(ProcessFaults, TimeoutStopsTheWorkerAndAReplacementTakesOver) {
   test::NoLeaks no_leaks;
   test::TempDir dir;
